@@ -1,0 +1,3 @@
+from bapp.cli import main
+
+raise SystemExit(main())

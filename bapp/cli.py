@@ -1,0 +1,103 @@
+"""The ``bapp`` command: ``serve`` and ``schema check|docs``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bapp.config import ConfigError, Settings, apply_env, apply_parse_config
+
+_FLAGS = {
+    "app_id": ("--app-id", str),
+    "master_key": ("--master-key", str),
+    "read_only_master_key": ("--read-only-master-key", str),
+    "rest_api_key": ("--rest-api-key", str),
+    "javascript_key": ("--javascript-key", str),
+    "client_key": ("--client-key", str),
+    "host": ("--host", str),
+    "port": ("--port", int),
+    "mount_path": ("--mount-path", str),
+    "server_url": ("--server-url", str),
+    "database_uri": ("--database-uri", str),
+    "schemas_path": ("--schemas", str),
+    "cloud_path": ("--cloud", str),
+    "app": ("--app", str),
+    "body_limit": ("--body-limit", int),
+    "log_level": ("--log-level", str),
+    "files_path": ("--files-path", str),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bapp", description="A Parse-compatible backend server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start the server")
+    serve.add_argument("--config", help="a Parse Server JSON config file")
+    for name, (flag, kind) in _FLAGS.items():
+        serve.add_argument(flag, dest=name, type=kind, default=None)
+    serve.add_argument("--reload", action="store_true", help="reload cloud code when it changes")
+    serve.add_argument("--allow-client-class-creation", action="store_true", default=None)
+    schema = sub.add_parser("schema", help="check or document a schema file")
+    schema.add_argument("action", choices=["check", "docs"])
+    schema.add_argument("file")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    apply_env(settings)
+    if getattr(args, "config", None):
+        apply_parse_config(settings, args.config)
+    for name in _FLAGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(settings, name, value)
+    if getattr(args, "reload", False):
+        settings.reload = True
+    if getattr(args, "allow_client_class_creation", None):
+        settings.allow_client_class_creation = True
+    settings.mount_path = "/" + settings.mount_path.strip("/")
+    return settings
+
+
+def serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bapp import server
+
+    try:
+        settings = settings_from_args(args)
+        app = server.build_app(settings)
+    except (ConfigError, ValueError) as exc:
+        print(f"bapp: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    for line in server.warnings(settings):
+        print(line, file=sys.stderr)
+    print(server.banner(settings), flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+def schema_command(args: argparse.Namespace) -> int:
+    from bapp.core.schema_files import SchemaFileError, load_schema_file, render_docs
+
+    try:
+        doc = load_schema_file(args.file)
+    except SchemaFileError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    if args.action == "check":
+        print(f"{args.file}: ok ({len(doc['classes'])} classes)")
+    else:
+        print(render_docs(doc))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return schema_command(args)

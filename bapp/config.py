@@ -1,0 +1,215 @@
+"""Server settings: one dataclass, filled from defaults, ``BAPP_*`` environment
+variables, a Parse Server JSON config file and command-line flags (in that
+order of precedence, lowest first)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MASTER_KEY = "bapp-master-key"
+DEFAULT_APP_ID = "bapp"
+
+
+@dataclass
+class Limits:
+    """Request complexity limits. Parse Server leaves these off by default;
+    bapp turns them on (a deliberate safer deviation)."""
+
+    include_depth: int = 10
+    include_count: int = 50
+    subquery_depth: int = 5
+    query_depth: int = 20
+    in_size: int = 10_000
+    batch_size: int = 1_000
+    value_depth: int = 32
+    max_limit: int = 0  # 0 = no cap, as Parse Server's default
+
+
+@dataclass
+class Settings:
+    app_id: str = DEFAULT_APP_ID
+    master_key: str = DEFAULT_MASTER_KEY
+    read_only_master_key: str | None = None
+    rest_api_key: str | None = None
+    javascript_key: str | None = None
+    client_key: str | None = None
+    dotnet_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 1337
+    mount_path: str = "/parse"
+    server_url: str | None = None
+    public_server_url: str | None = None
+    database_uri: str | None = None
+    database_name: str | None = None
+    schemas_path: str | None = None
+    cloud_path: str | None = None
+    app: str | None = None
+    reload: bool = False
+    body_limit: int = 20 * 1024 * 1024
+    log_level: str = "info"
+    master_key_ips: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    allow_client_class_creation: bool = False
+    enforce_private_users: bool = True
+    enable_anonymous_users: bool = True
+    session_length: int = 31_536_000
+    expire_inactive_sessions: bool = True
+    revoke_session_on_password_reset: bool = True
+    object_id_size: int = 10
+    allow_custom_object_id: bool = False
+    default_limit: int = 100
+    live_query_classes: list[str] | None = None
+    protected_fields: dict = field(default_factory=lambda: {"_User": {"*": ["email"]}})
+    files_path: str = "./files"
+    files_adapter: str | None = None
+    max_upload_size: int = 20 * 1024 * 1024
+    file_upload_public: bool = False
+    file_upload_anonymous: bool = False
+    file_upload_authenticated: bool = True
+    file_extensions: list[str] | None = None
+    allow_origin: str = "*"
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def in_memory(self) -> bool:
+        return not self.database_uri
+
+    @property
+    def master_key_is_default(self) -> bool:
+        return self.master_key == DEFAULT_MASTER_KEY
+
+    def mount_url(self, request_base: str | None = None) -> str:
+        """The URL clients reach the API at (for Location headers and file URLs)."""
+        if self.public_server_url:
+            return self.public_server_url.rstrip("/")
+        if self.server_url:
+            return self.server_url.rstrip("/")
+        if request_base:
+            return request_base.rstrip("/") + self.mount_path
+        return f"http://{self.host}:{self.port}{self.mount_path}"
+
+
+# Parse Server option -> bapp setting. Options that bapp has no use for but that
+# are harmless to carry over are mapped to None (accepted, ignored).
+_PARSE_OPTIONS: dict[str, str | None] = {
+    "appId": "app_id",
+    "masterKey": "master_key",
+    "readOnlyMasterKey": "read_only_master_key",
+    "restAPIKey": "rest_api_key",
+    "javascriptKey": "javascript_key",
+    "clientKey": "client_key",
+    "dotNetKey": "dotnet_key",
+    "databaseURI": "database_uri",
+    "port": "port",
+    "host": "host",
+    "mountPath": "mount_path",
+    "serverURL": "server_url",
+    "publicServerURL": "public_server_url",
+    "allowClientClassCreation": "allow_client_class_creation",
+    "enforcePrivateUsers": "enforce_private_users",
+    "enableAnonymousUsers": "enable_anonymous_users",
+    "sessionLength": "session_length",
+    "expireInactiveSessions": "expire_inactive_sessions",
+    "revokeSessionOnPasswordReset": "revoke_session_on_password_reset",
+    "objectIdSize": "object_id_size",
+    "allowCustomObjectId": "allow_custom_object_id",
+    "defaultLimit": "default_limit",
+    "maxLimit": None,
+    "maxUploadSize": "max_upload_size",
+    "masterKeyIps": "master_key_ips",
+    "protectedFields": "protected_fields",
+    "cloud": "cloud_path",
+    "logLevel": "log_level",
+    "allowOrigin": "allow_origin",
+    "appName": None,
+    "verbose": None,
+    "silent": None,
+    "liveQuery": None,
+    "fileUpload": None,
+    "startLiveQueryServer": None,
+    "directAccess": None,
+    "enableInsecureAuthAdapters": None,
+    "encodeParseObjectInCloudFunction": None,
+}
+
+
+def _parse_size(value: Any) -> int:
+    """Sizes like Parse Server's ``"20mb"`` or a plain byte count."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().lower()
+    units = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "b": 1}
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(text)
+
+
+class ConfigError(ValueError):
+    """A configuration problem that stops start-up with a clear message."""
+
+
+def apply_parse_config(settings: Settings, path: str | Path) -> None:
+    """Maps a Parse Server JSON config onto ``settings``; unknown options are
+    refused by name so a migration never silently drops a setting."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: config must be a JSON object")
+    unknown = sorted(k for k in data if k not in _PARSE_OPTIONS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown option(s): {', '.join(unknown)}")
+    for key, value in data.items():
+        target = _PARSE_OPTIONS[key]
+        if key == "maxLimit":
+            settings.limits.max_limit = int(value)
+        elif key == "liveQuery":
+            classes = (value or {}).get("classNames")
+            settings.live_query_classes = list(classes) if classes is not None else None
+        elif key == "fileUpload":
+            value = value or {}
+            settings.file_upload_public = bool(value.get("enableForPublic", False))
+            settings.file_upload_anonymous = bool(value.get("enableForAnonymousUser", False))
+            settings.file_upload_authenticated = bool(value.get("enableForAuthenticatedUser", True))
+            if "fileExtensions" in value:
+                settings.file_extensions = list(value["fileExtensions"])
+        elif target == "max_upload_size":
+            settings.max_upload_size = _parse_size(value)
+            settings.body_limit = max(settings.body_limit, settings.max_upload_size)
+        elif target == "mount_path":
+            settings.mount_path = "/" + str(value).strip("/")
+        elif target:
+            setattr(settings, target, value)
+
+
+_ENV_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def apply_env(settings: Settings, environ: dict[str, str] | None = None) -> None:
+    """Reads ``BAPP_<SETTING>`` variables (e.g. ``BAPP_MASTER_KEY``)."""
+    environ = os.environ if environ is None else environ
+    for f in fields(Settings):
+        if f.name == "limits":
+            continue
+        raw = environ.get("BAPP_" + f.name.upper())
+        if raw is None:
+            continue
+        setattr(settings, f.name, coerce(f.name, raw))
+
+
+def coerce(name: str, raw: str) -> Any:
+    kind = str(_ENV_TYPES[name])
+    if kind == "int":
+        return _parse_size(raw) if name in ("body_limit", "max_upload_size") else int(raw)
+    if kind == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind.startswith("list"):
+        return [p.strip() for p in raw.split(",") if p.strip()]
+    if kind == "dict":
+        return json.loads(raw)
+    return raw

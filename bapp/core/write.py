@@ -1,0 +1,361 @@
+"""The write pipeline: create, update and delete of one object.
+
+REST, batch and cloud code all come through here, so hooks, permissions,
+schema checks and LiveQuery events cannot be skipped. One object is one
+atomic database write; operations (Increment, Add, ...) run in the database,
+never as read-modify-write in Python."""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from bapp import errors
+from bapp.core import ops, types, users
+from bapp.core import permissions as perms
+from bapp.core.auth import Auth
+from bapp.core.read import class_schema, clean_object
+from bapp.core.schema import ClassSchema, builtin_fields, geopoint_conflict, mismatch
+from bapp.core.triggers import call_hook
+from bapp.errors import ParseError
+from bapp.storage.base import DuplicateValue, FindOptions
+
+if TYPE_CHECKING:
+    from bapp.core.engine import Engine
+
+_SERVER_FIELDS = ("objectId", "createdAt", "updatedAt")
+
+
+def check_body(engine: Engine, class_name: str, data: Any, *, creating: bool) -> dict:
+    """Shape and key checks on a write body; returns a copy with ops validated."""
+    if not isinstance(data, dict):
+        raise ParseError(errors.INVALID_JSON, "This is not a valid object.")
+    types.check_keys(data, max_depth=engine.settings.limits.value_depth)
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in ("objectId", "id") and creating and not engine.settings.allow_custom_object_id:
+            raise ParseError(errors.INVALID_KEY_NAME, f"{key} is an invalid field name.")
+        if key in ("createdAt", "updatedAt", "objectId"):
+            continue
+        root = key.split(".", 1)[0]
+        if not types.is_valid_field_name(root) or ("." in key and not all(p.isidentifier() or p.isdigit() for p in key.split(".")[1:])):
+            raise ParseError(errors.INVALID_KEY_NAME, f"Invalid field name: {key}.")
+        if "." in key and creating:
+            raise ParseError(errors.INVALID_KEY_NAME, f"Invalid field name: {key}.")
+        if key == "ACL":
+            out[key] = check_acl(value)
+            continue
+        out[key] = ops.validate_op(key, value) if ops.is_op(value) else value
+    return out
+
+
+def check_acl(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ParseError(errors.INVALID_ACL, "Invalid ACL.")
+    for who, entry in value.items():
+        if not isinstance(who, str) or not isinstance(entry, dict) or who.startswith("*unresolved"):
+            raise ParseError(errors.INVALID_ACL, "Invalid ACL.")
+        for perm, flag in entry.items():
+            if perm not in ("read", "write") or not isinstance(flag, bool):
+                raise ParseError(errors.INVALID_ACL, "Invalid ACL.")
+    return value
+
+
+# ------------------------------------------------------------------ schema
+
+async def enforce_schema(engine: Engine, class_name: str, schema: ClassSchema | None, data: dict,
+                         auth: Auth, group: list[str], *, creating: bool) -> ClassSchema:
+    """Type checks and schema-on-write: adds new fields (addField CLP) and
+    returns the class schema the write uses."""
+    fields = schema.fields if schema else builtin_fields(class_name)
+    new_fields: dict[str, dict] = {}
+    for key, value in data.items():
+        root = key.split(".", 1)[0]
+        if key == "ACL" or key.startswith("_") or (root == "authData" and class_name == "_User"):
+            continue
+        if "." in key:
+            if root not in fields and root not in new_fields:
+                new_fields[root] = {"type": "Object"}
+            elif root in fields and fields[root]["type"] != "Object":
+                raise ParseError(errors.INCORRECT_TYPE, f"schema mismatch for {class_name}.{root}; expected {fields[root]['type']} but got Object")
+            continue
+        if ops.is_op(value) and value["__op"] == "Delete":
+            continue
+        got = types.type_of(value)
+        if got is None:
+            continue
+        expected = fields.get(key)
+        if expected is None:
+            if got["type"] == "GeoPoint" and geopoint_conflict({**fields, **new_fields}, key):
+                raise ParseError(errors.INCORRECT_TYPE, "there can only be one geopoint field in a class")
+            new_fields[key] = got
+        elif not types.same_type(expected, got):
+            raise mismatch(class_name, key, expected, got)
+    if schema is None:
+        if not (auth.master or engine.settings.allow_client_class_creation):
+            raise ParseError(errors.OPERATION_FORBIDDEN, f"This user is not allowed to access non-existent class: {class_name}")
+        types.check_class_name(class_name)
+    if new_fields:
+        if schema is not None:
+            perms.clp_constraint(schema, "addField", auth, group)
+        return await engine.schemas.add_fields(class_name, new_fields)
+    if schema is None:
+        return await engine.schemas.ensure_class(class_name)
+    return schema
+
+
+def apply_defaults_and_required(schema: ClassSchema, data: dict, *, creating: bool,
+                                changed: set[str]) -> None:
+    for name, spec in schema.fields.items():
+        if creating and "defaultValue" in spec and data.get(name) is None:
+            data[name] = copy.deepcopy(spec["defaultValue"])
+            changed.add(name)
+        if not spec.get("required"):
+            continue
+        if creating:
+            value = data.get(name)
+            if value is None or value == "" or (ops.is_op(value) and value["__op"] == "Delete"):
+                raise ParseError(errors.VALIDATION_ERROR, f"{name} is required")
+        elif name in data:
+            value = data[name]
+            if value is None or value == "" or (ops.is_op(value) and value["__op"] == "Delete"):
+                raise ParseError(errors.VALIDATION_ERROR, f"{name} is required")
+
+
+# ------------------------------------------------------------------ hooks
+
+async def run_before_save(engine: Engine, class_name: str, data: dict, original: dict | None,
+                          auth: Auth) -> tuple[dict, set[str]]:
+    """Runs beforeSave; returns the (possibly changed) body and the keys the
+    hook changed (echoed in the response, as Parse Server does)."""
+    hook = engine.triggers.trigger("beforeSave", class_name)
+    if not hook:
+        return data, set()
+    view = ops.apply_all(original or {}, data)
+    view.setdefault("className", class_name)
+    before = copy.deepcopy(view)
+    req = engine.hook_request("beforeSave", auth, object=view,
+                              original=copy.deepcopy(original) if original else None)
+    await call_hook(hook, req, engine.hook_runner)
+    after = req.object if isinstance(req.object, dict) else view
+    changed: set[str] = set()
+    out = dict(data)
+    for key in set(before) | set(after):
+        if key in ("className", "objectId", "createdAt", "updatedAt"):
+            continue
+        if key not in after:
+            if key in before:
+                out[key] = {"__op": "Delete"}
+                changed.add(key)
+        elif key not in before or after[key] != before[key]:
+            out[key] = after[key]
+            changed.add(key)
+    return check_body(engine, class_name, out, creating=original is None), changed
+
+
+async def run_after(engine: Engine, trigger: str, class_name: str, obj: dict, original: dict | None,
+                    auth: Auth) -> None:
+    hook = engine.triggers.trigger(trigger, class_name)
+    if not hook:
+        return
+    req = engine.hook_request(trigger, auth, object=copy.deepcopy(obj),
+                              original=copy.deepcopy(original) if original else None)
+    try:
+        await call_hook(hook, req, engine.hook_runner)
+    except ParseError as exc:
+        # Parse Server logs afterSave/afterDelete failures; the write stands.
+        engine.log.warning("%s for %s failed: %s", trigger, class_name, exc.message)
+
+
+# ------------------------------------------------------------------ create
+
+async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict:
+    """Creates one object; returns the response body (plus ``objectId``)."""
+    perms.check_class_access(class_name, auth, "create")
+    types.check_class_name(class_name)
+    body = check_body(engine, class_name, data, creating=True)
+    schema = await class_schema(engine, class_name, auth)
+    group = await engine.auth.acl_group(auth)
+    if schema is not None:
+        perms.clp_constraint(schema, "create", auth, group)
+    body, changed = await run_before_save(engine, class_name, body, None, auth)
+    generated = False
+    if class_name == "_User":
+        body, generated = await users.prepare_signup(engine, body, auth)
+    elif class_name == "_Role":
+        users.check_role(body, creating=True)
+    elif class_name == "_Session":
+        body = users.prepare_session_create(body, auth)
+    schema = await enforce_schema(engine, class_name, schema, body, auth, group, creating=True)
+    apply_defaults_and_required(schema, body, creating=True, changed=changed)
+
+    object_id = body.pop("objectId", None) if engine.settings.allow_custom_object_id else None
+    if engine.settings.allow_custom_object_id and not object_id:
+        raise ParseError(errors.MISSING_OBJECT_ID, "objectId must not be empty, null or undefined")
+    object_id = object_id or types.new_object_id(engine.settings.object_id_size)
+    moment = types.now()
+    values = ops.apply_all({}, body)
+    if class_name == "_User":
+        values = users.finish_signup_values(engine, values, object_id)
+    stored = {**values, "objectId": object_id, "createdAt": moment, "updatedAt": moment}
+    try:
+        await engine.storage.create(class_name, schema.fields, stored)
+    except DuplicateValue as exc:
+        raise users.duplicate_error(class_name, exc) from None
+    await _apply_relations(engine, class_name, object_id, body)
+
+    current = engine.decode_for_event(class_name, schema, stored)
+    response: dict[str, Any] = {"objectId": object_id, "createdAt": types.iso(moment)}
+    for key, value in body.items():
+        if ops.is_op(value) and value["__op"] in ("Increment", "Add", "AddUnique", "Remove"):
+            response[key] = current.get(key)
+    for key in changed:
+        if key in current:
+            response[key] = current[key]
+    if class_name == "_User":
+        session_token = await users.signup_session(engine, object_id, body, auth)
+        if session_token:
+            response["sessionToken"] = session_token
+        if "username" in changed or generated:
+            response["username"] = current.get("username")
+    await engine.after_write(class_name, None, current)
+    await run_after(engine, "afterSave", class_name, current, None, auth)
+    return response
+
+
+async def _apply_relations(engine: Engine, class_name: str, object_id: str, body: dict) -> None:
+    for key, value in body.items():
+        if not ops.is_op(value):
+            continue
+        for op in ops.relation_ops(value):
+            for ptr in op["objects"]:
+                if op["__op"] == "AddRelation":
+                    await engine.storage.add_relation(key, class_name, object_id, ptr["objectId"])
+                else:
+                    await engine.storage.remove_relation(key, class_name, object_id, ptr["objectId"])
+
+
+# ------------------------------------------------------------------ update
+
+async def load_original(engine: Engine, class_name: str, schema: ClassSchema, object_id: Any) -> dict | None:
+    if not isinstance(object_id, str) or not object_id:
+        return None
+    rows = await engine.storage.find(class_name, schema.fields, {"objectId": object_id}, FindOptions(limit=1))
+    return rows[0] if rows else None
+
+
+def _not_found(class_name: str, auth: Auth, deleting: bool = False) -> ParseError:
+    if class_name == "_User":
+        # Parse Server reports a foreign or missing user as an auth problem.
+        if not auth.user:
+            return ParseError(errors.SESSION_MISSING, "Insufficient auth to delete user" if deleting else "Insufficient auth.")
+        return ParseError(errors.SESSION_MISSING, "Insufficient auth.")
+    return ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
+
+
+async def update(engine: Engine, class_name: str, object_id: Any, data: Any, auth: Auth) -> dict:
+    perms.check_class_access(class_name, auth, "update")
+    body = check_body(engine, class_name, data, creating=False)
+    schema = await class_schema(engine, class_name, auth)
+    if schema is None:
+        raise ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
+    group = await engine.auth.acl_group(auth)
+    extra = perms.clp_constraint(schema, "update", auth, group)
+    original = await load_original(engine, class_name, schema, object_id)
+    if original is None or (not auth.master and not perms.can_write(original, group)):
+        raise _not_found(class_name, auth)
+    if class_name == "_Session" and not auth.master:
+        users.check_session_update(body, original, auth)
+    body, changed = await run_before_save(engine, class_name, body, clean_copy(original), auth)
+    if class_name == "_User":
+        body = await users.prepare_user_update(engine, body, original, auth)
+    elif class_name == "_Role":
+        users.check_role(body, creating=False)
+    schema = await enforce_schema(engine, class_name, schema, body, auth, group, creating=False)
+    apply_defaults_and_required(schema, body, creating=False, changed=changed)
+
+    moment = types.now()
+    db_update = {k: v for k, v in body.items()
+                 if not (ops.is_op(v) and v["__op"] in ("AddRelation", "RemoveRelation", "Batch"))}
+    db_update["updatedAt"] = moment
+    where: dict[str, Any] = {"objectId": object_id}
+    if not auth.master:
+        where = perms.and_where(where, perms.write_acl_constraint(group))
+    where = perms.and_where(where, extra)
+    try:
+        current_raw = await engine.storage.update(class_name, schema.fields, where, db_update)
+    except DuplicateValue as exc:
+        raise users.duplicate_error(class_name, exc) from None
+    if current_raw is None:
+        raise _not_found(class_name, auth)
+    await _apply_relations(engine, class_name, object_id, body)
+
+    response: dict[str, Any] = {"updatedAt": types.iso(moment)}
+    for key, value in body.items():
+        if ops.is_op(value) and value["__op"] in ("Increment", "Add", "AddUnique", "Remove"):
+            _echo(response, key, current_raw)
+    for key in changed:
+        _echo(response, key, current_raw)
+    if class_name == "_User":
+        token = await users.after_user_update(engine, object_id, body, auth)
+        if token:
+            response["sessionToken"] = token
+    current = clean_copy(current_raw)
+    await engine.after_write(class_name, clean_copy(original), current)
+    await run_after(engine, "afterSave", class_name, current, clean_copy(original), auth)
+    return response
+
+
+def _echo(response: dict, key: str, current: dict) -> None:
+    parts = key.split(".")
+    value: Any = current
+    for part in parts:
+        if not isinstance(value, dict) or part not in value:
+            return
+        value = value[part]
+    holder = response
+    for part in parts[:-1]:
+        holder = holder.setdefault(part, {})
+    holder[parts[-1]] = value
+
+
+def clean_copy(obj: dict) -> dict:
+    return {k: copy.deepcopy(v) for k, v in obj.items() if not k.startswith("_")}
+
+
+# ------------------------------------------------------------------ delete
+
+async def delete(engine: Engine, class_name: str, object_id: Any, auth: Auth) -> dict:
+    perms.check_class_access(class_name, auth, "delete")
+    schema = await class_schema(engine, class_name, auth)
+    if schema is None:
+        raise ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
+    group = await engine.auth.acl_group(auth)
+    extra = perms.clp_constraint(schema, "delete", auth, group)
+    original = await load_original(engine, class_name, schema, object_id)
+    if original is None or (not auth.master and not perms.can_write(original, group)):
+        raise _not_found(class_name, auth, deleting=True)
+    if class_name == "_Session" and not auth.master and original.get("user", {}).get("objectId") != auth.user_id:
+        raise ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
+    visible = clean_copy(original)
+    hook = engine.triggers.trigger("beforeDelete", class_name)
+    if hook:
+        req = engine.hook_request("beforeDelete", auth, object=copy.deepcopy(visible))
+        await call_hook(hook, req, engine.hook_runner)
+    where: dict[str, Any] = {"objectId": object_id}
+    if not auth.master:
+        where = perms.and_where(where, perms.write_acl_constraint(group))
+    where = perms.and_where(where, extra)
+    if not await engine.storage.delete(class_name, schema.fields, where):
+        raise _not_found(class_name, auth, deleting=True)
+    if class_name == "_User":
+        await users.after_user_delete(engine, object_id)
+    elif class_name == "_Session":
+        engine.auth.forget_session(original.get("sessionToken"))
+    await engine.after_delete(class_name, visible)
+    await run_after(engine, "afterDelete", class_name, visible, None, auth)
+    return {}
+
+
+def response_object(engine: Engine, class_name: str, obj: dict, auth: Auth) -> dict:
+    return clean_object(engine, class_name, dict(obj), auth)

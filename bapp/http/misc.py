@@ -1,0 +1,95 @@
+"""Small routes: ``/serverInfo``, ``/config``, ``/aggregate``, ``/purge``
+and the analytics stubs Parse Server answers with ``{}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bapp import __version__, errors
+from bapp.core import aggregate as agg
+from bapp.core import types
+from bapp.errors import ParseError, master_key_required
+from bapp.http.router import ApiRequest, ApiResponse, Router
+
+
+def require_master(req: ApiRequest, *, write: bool = False) -> None:
+    if not req.auth.master:
+        raise master_key_required()
+    if write and req.auth.read_only:
+        raise ParseError(errors.OPERATION_FORBIDDEN, "read-only masterKey isn't allowed to perform this operation.")
+
+
+async def server_info(req: ApiRequest) -> ApiResponse:
+    require_master(req)
+    features = {
+        "globalConfig": {"create": True, "read": True, "update": True, "delete": True},
+        "hooks": {"create": False, "read": False, "update": False, "delete": False},
+        "cloudCode": {"jobs": True},
+        "logs": {"level": False, "size": False, "order": False, "until": False, "from": False},
+        "push": {"immediatePush": False, "scheduledPush": False, "storedPushData": False,
+                 "pushAudiences": False, "localization": False},
+        "schemas": {"addField": True, "removeField": True, "addClass": True, "removeClass": True,
+                    "clearAllDataFromClass": True, "exportClass": False, "editClassLevelPermissions": True,
+                    "editPointerPermissions": True},
+        "settings": {"securityCheck": False},
+    }
+    return ApiResponse({"features": features, "parseServerVersion": __version__})
+
+
+async def get_config(req: ApiRequest) -> ApiResponse:
+    doc = await req.engine.storage.get_config()
+    params = dict(doc.get("params") or {})
+    master_only = dict(doc.get("masterKeyOnly") or {})
+    if not req.auth.master:
+        params = {k: v for k, v in params.items() if not master_only.get(k)}
+        return ApiResponse({"params": params})
+    return ApiResponse({"params": params, "masterKeyOnly": master_only})
+
+
+async def put_config(req: ApiRequest) -> ApiResponse:
+    require_master(req, write=True)
+    body = req.body if isinstance(req.body, dict) else {}
+    params = body.get("params", {})
+    master_only = body.get("masterKeyOnly", {})
+    if not isinstance(params, dict) or not isinstance(master_only, dict):
+        raise ParseError(errors.INVALID_JSON, "config params must be an object")
+    types.check_keys(params, top=False)
+    for key in list(params) + list(master_only):
+        if not isinstance(key, str) or not types.FIELD_NAME_RE.match(key):
+            raise ParseError(errors.INVALID_KEY_NAME, f"Invalid config key: {key}")
+    await req.engine.storage.update_config(params, master_only)
+    return ApiResponse({"result": True})
+
+
+async def aggregate(req: ApiRequest) -> ApiResponse:
+    require_master(req)
+    class_name = types.check_class_name(req.params["className"])
+    options: dict[str, Any] = req.options()
+    return ApiResponse({"results": await agg.run(req.engine, class_name, options)})
+
+
+async def purge(req: ApiRequest) -> ApiResponse:
+    require_master(req, write=True)
+    class_name = types.check_class_name(req.params["className"])
+    schema = await req.engine.schemas.get(class_name)
+    if schema is not None:
+        await req.engine.storage.delete_many(class_name, schema.fields, {})
+        if class_name == "_Session":
+            req.engine.auth.forget_session()
+        elif class_name == "_Role":
+            req.engine.auth.forget_roles()
+    return ApiResponse({})
+
+
+async def analytics(req: ApiRequest) -> ApiResponse:
+    return ApiResponse({})
+
+
+def register(router: Router) -> None:
+    router.add("GET", "/serverInfo", server_info)
+    router.add("GET", "/config", get_config)
+    router.add("PUT", "/config", put_config)
+    router.add("GET", "/aggregate/{className}", aggregate)
+    router.add("POST", "/aggregate/{className}", aggregate)
+    router.add("DELETE", "/purge/{className}", purge)
+    router.add("POST", "/events/{name}", analytics)

@@ -1,0 +1,14 @@
+"""Every API route module, in matching order (specific paths before the
+generic ``/{prefix}/{objectId}`` ones)."""
+
+from __future__ import annotations
+
+from bapp.http import batch, classes, misc
+from bapp.http.router import Router
+
+
+def build_router() -> Router:
+    router = Router()
+    for module in (misc, batch, classes):
+        module.register(router)
+    return router

@@ -1,0 +1,79 @@
+"""The in-memory store: the MongoDB adapter on mongomock-motor.
+
+mongomock has no geo operators, no ``$text`` and no collations. Constraints
+that use them are lifted out of the query, the rest runs in mongomock, and
+the lifted part is decided in Python by the same matcher LiveQuery uses.
+Everything else is the production code path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bapp.core import geo, matcher
+from bapp.storage.base import Fields, FindOptions
+from bapp.storage.mongo import MongoAdapter
+
+_PY_OPS = frozenset({"$nearSphere", "$within", "$geoWithin", "$geoIntersects", "$text"})
+
+
+def _split(where: dict) -> tuple[dict, dict]:
+    """(part mongomock can run, part decided in Python)."""
+    db_part: dict[str, Any] = {}
+    py_part: dict[str, Any] = {}
+    for key, value in where.items():
+        if key in ("$or", "$and", "$nor") and any(_split(sub)[1] for sub in value):
+            py_part[key] = value
+        elif isinstance(value, dict) and _PY_OPS.intersection(value):
+            py_part[key] = value
+        else:
+            db_part[key] = value
+    return db_part, py_part
+
+
+def _near(py_part: dict) -> tuple[str, dict] | None:
+    for key, value in py_part.items():
+        if isinstance(value, dict) and "$nearSphere" in value:
+            return key, value["$nearSphere"]
+    return None
+
+
+class MemoryAdapter(MongoAdapter):
+    def __init__(self, file_url: Callable[[str], str] | None = None) -> None:
+        from mongomock_motor import AsyncMongoMockClient
+
+        super().__init__(AsyncMongoMockClient(), "bapp", file_url)
+
+    async def find(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> list[dict]:
+        db_part, py_part = _split(where)
+        if not py_part:
+            return await super().find(class_name, fields, where, options)
+        everything = FindOptions(order=options.order, hint=options.hint)
+        rows = await super().find(class_name, fields, db_part, everything)
+        rows = [row for row in rows if matcher.matches(row, py_part)]
+        near = _near(py_part)
+        if near and not options.order:
+            key, center = near
+            rows.sort(key=lambda row: geo.distance_key(row.get(key), center))
+        rows = rows[options.skip or 0:]
+        if options.limit is not None:
+            rows = rows[: options.limit]
+        if options.keys is not None:
+            keep = {k.split(".", 1)[0] for k in options.keys} | {"objectId", "createdAt", "updatedAt", "ACL"}
+            rows = [{k: v for k, v in row.items() if k in keep or k.startswith("_")} for row in rows]
+        return rows
+
+    async def count(self, class_name: str, fields: Fields, where: dict) -> int:
+        db_part, py_part = _split(where)
+        if not py_part:
+            return await super().count(class_name, fields, where)
+        rows = await self.find(class_name, fields, where, FindOptions())
+        return len(rows)
+
+    async def ensure_index(self, class_name: str, fields: Fields, spec: dict, name: str | None = None,
+                           unique: bool = False, case_insensitive: bool = False) -> None:
+        # mongomock cannot build collation, text or geo indexes; queries that
+        # need them are answered in Python above, so only plain indexes matter.
+        if case_insensitive or any(v in ("text", "2dsphere", "2d") for v in spec.values()):
+            return
+        await super().ensure_index(class_name, fields, spec, name, unique)
