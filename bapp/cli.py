@@ -77,7 +77,10 @@ def serve(args: argparse.Namespace) -> int:
     for line in server.warnings(settings):
         print(line, file=sys.stderr)
     print(server.banner(settings), flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    # Long query strings (REST clients put `where` in the URL) need more than
+    # aiohttp's 8 KiB request-line default.
+    web.run_app(app, host=settings.host, port=settings.port, print=None,
+                handler_args={"max_line_size": 65536, "max_field_size": 65536})
     return 0
 
 

@@ -22,9 +22,13 @@ def check_class_access(class_name: str, auth: Auth, op: str) -> None:
     """System classes clients may not touch through the generic routes."""
     if auth.read_only and op in ("create", "update", "delete", "addField"):
         raise ParseError(errors.OPERATION_FORBIDDEN, f"read-only masterKey isn't allowed to perform the {op} operation.")
+    if class_name.startswith("_Join:"):
+        # Relation tables are written only through relation operations; a
+        # direct write would let anyone edit role membership.
+        raise ParseError(errors.OPERATION_FORBIDDEN, f"Clients aren't allowed to perform the {op} operation on the {class_name} collection.")
     if auth.master:
         return
-    if class_name in types.MASTER_ONLY_CLASSES or class_name.startswith("_Join:"):
+    if class_name in types.MASTER_ONLY_CLASSES:
         raise ParseError(
             errors.OPERATION_FORBIDDEN,
             f"Clients aren't allowed to perform the {op} operation on the {class_name} collection.",

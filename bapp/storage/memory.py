@@ -22,7 +22,16 @@ def _split(where: dict) -> tuple[dict, dict]:
     db_part: dict[str, Any] = {}
     py_part: dict[str, Any] = {}
     for key, value in where.items():
-        if key in ("$or", "$and", "$nor") and any(_split(sub)[1] for sub in value):
+        if key == "$and":
+            # Split each conjunct, so that ACL constraints stay in the database part.
+            parts = [_split(sub) for sub in value]
+            db_subs = [d for d, _ in parts if d]
+            py_subs = [p for _, p in parts if p]
+            if db_subs:
+                db_part["$and"] = db_subs
+            if py_subs:
+                py_part["$and"] = py_subs
+        elif key in ("$or", "$nor") and any(_split(sub)[1] for sub in value):
             py_part[key] = value
         elif isinstance(value, dict) and _PY_OPS.intersection(value):
             py_part[key] = value
@@ -33,7 +42,12 @@ def _split(where: dict) -> tuple[dict, dict]:
 
 def _near(py_part: dict) -> tuple[str, dict] | None:
     for key, value in py_part.items():
-        if isinstance(value, dict) and "$nearSphere" in value:
+        if key == "$and":
+            for sub in value:
+                found = _near(sub)
+                if found:
+                    return found
+        elif isinstance(value, dict) and "$nearSphere" in value:
             return key, value["$nearSphere"]
     return None
 
@@ -50,7 +64,8 @@ class MemoryAdapter(MongoAdapter):
             return await super().find(class_name, fields, where, options)
         everything = FindOptions(order=options.order, hint=options.hint)
         rows = await super().find(class_name, fields, db_part, everything)
-        rows = [row for row in rows if matcher.matches(row, py_part)]
+        compiled = matcher.compile_where(py_part)
+        rows = [row for row in rows if compiled.matches(row)]
         near = _near(py_part)
         if near and not options.order:
             key, center = near
