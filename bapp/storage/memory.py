@@ -14,6 +14,46 @@ from bapp.core import geo, matcher
 from bapp.storage.base import Fields, FindOptions
 from bapp.storage.mongo import MongoAdapter
 
+def _id_candidates(filt: Any) -> list | None:
+    """The ``_id`` values a Mongo filter is limited to, when it says so at
+    the top level (or in a top-level ``$and``); None when it does not."""
+    if not isinstance(filt, dict):
+        return None
+    value = filt.get("_id")
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict) and set(value) == {"$in"} and isinstance(value["$in"], list):
+        return [v for v in value["$in"] if isinstance(v, str)]
+    for sub in filt.get("$and") or []:
+        found = _id_candidates(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def _install_id_lookup() -> None:
+    """mongomock scans every document for every query; look up by ``_id``
+    directly when the filter names the ids (gets, updates, deletes and
+    includes), so the in-memory store stays fast as it grows."""
+    from mongomock.collection import Collection
+    from mongomock.filtering import filter_applies
+
+    scan = Collection._iter_documents
+    if getattr(scan, "_bapp_fast", False):
+        return
+
+    def iter_documents(self, filt):  # type: ignore[no-untyped-def]
+        ids = _id_candidates(filt)
+        if ids is None:
+            return scan(self, filt)
+        store = self._store
+        docs = [store[i] for i in dict.fromkeys(ids) if i in store]
+        return (doc for doc in docs if filter_applies(filt, doc))
+
+    iter_documents._bapp_fast = True  # type: ignore[attr-defined]
+    Collection._iter_documents = iter_documents
+
+
 _PY_OPS = frozenset({"$nearSphere", "$within", "$geoWithin", "$geoIntersects", "$text"})
 
 
@@ -56,6 +96,7 @@ class MemoryAdapter(MongoAdapter):
     def __init__(self, file_url: Callable[[str], str] | None = None) -> None:
         from mongomock_motor import AsyncMongoMockClient
 
+        _install_id_lookup()
         super().__init__(AsyncMongoMockClient(), "bapp", file_url)
 
     async def find(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> list[dict]:
