@@ -207,7 +207,7 @@ async def _names_of(api, where):
     ({"ACL": {"$exists": True}}, 102),
     ({"_rperm": {"$in": ["*"]}}, 105),
     ({"_hashed_password": {"$exists": True}}, 105),
-    ({"name": {"$regex": 5}}, 102),
+    ({"name": {"$regex": 5}}, 107),
     ({"name": {"$regex": "a", "$options": "z"}}, 102),
     ({"name": {"$regex": "(unclosed"}}, 102),
     ({"n": {"$exists": "yes"}}, 107),
