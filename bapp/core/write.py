@@ -184,8 +184,9 @@ async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict
         body, generated = await users.prepare_signup(engine, body, auth)
     elif class_name == "_Role":
         users.check_role(body, creating=True)
-    elif class_name == "_Session":
-        body = users.prepare_session_create(body, auth)
+    elif class_name == "_Session" and not auth.master:
+        # A client asks for a new session of its own; the server fills it in.
+        return await users.create_client_session(engine, body, auth)
     schema = await enforce_schema(engine, class_name, schema, body, auth, group, creating=True)
     apply_defaults_and_required(schema, body, creating=True, changed=changed)
 
@@ -199,7 +200,8 @@ async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict
         values = users.finish_signup_values(engine, values, object_id)
     stored = {**values, "objectId": object_id, "createdAt": moment, "updatedAt": moment}
     try:
-        await engine.storage.create(class_name, schema.fields, stored)
+        async with users.identity_guard(engine, class_name, stored, None):
+            await engine.storage.create(class_name, schema.fields, stored)
     except DuplicateValue as exc:
         raise users.duplicate_error(class_name, exc) from None
     await _apply_relations(engine, class_name, object_id, body)
@@ -244,11 +246,14 @@ async def load_original(engine: Engine, class_name: str, schema: ClassSchema, ob
     return rows[0] if rows else None
 
 
-def _not_found(class_name: str, auth: Auth, deleting: bool = False) -> ParseError:
-    if class_name == "_User":
-        # Parse Server reports a foreign or missing user as an auth problem.
+def _not_found(class_name: str, auth: Auth, deleting: bool = False, object_id: Any = None) -> ParseError:
+    if class_name == "_User" and not auth.master:
+        # Parse Server reports a foreign or missing user as an auth problem,
+        # the same whether the user exists or not.
         if not auth.user:
-            return ParseError(errors.SESSION_MISSING, "Insufficient auth to delete user" if deleting else "Insufficient auth.")
+            if deleting:
+                return ParseError(errors.SESSION_MISSING, "Insufficient auth to delete user")
+            return ParseError(errors.SESSION_MISSING, f"Cannot modify user {object_id}.")
         return ParseError(errors.SESSION_MISSING, "Insufficient auth.")
     return ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
 
@@ -262,10 +267,10 @@ async def update(engine: Engine, class_name: str, object_id: Any, data: Any, aut
     group = await engine.auth.acl_group(auth)
     extra = perms.clp_constraint(schema, "update", auth, group)
     original = await load_original(engine, class_name, schema, object_id)
-    if original is None or (not auth.master and not perms.can_write(original, group)):
-        raise _not_found(class_name, auth)
     if class_name == "_Session" and not auth.master:
-        users.check_session_update(body, original, auth)
+        users.check_session_update(body, original or {}, auth)
+    if original is None or (not auth.master and not perms.can_write(original, group)):
+        raise _not_found(class_name, auth, object_id=object_id)
     body, changed = await run_before_save(engine, class_name, body, clean_copy(original), auth)
     if class_name == "_User":
         body = await users.prepare_user_update(engine, body, original, auth)
@@ -283,11 +288,12 @@ async def update(engine: Engine, class_name: str, object_id: Any, data: Any, aut
         where = perms.and_where(where, perms.write_acl_constraint(group))
     where = perms.and_where(where, extra)
     try:
-        current_raw = await engine.storage.update(class_name, schema.fields, where, db_update)
+        async with users.identity_guard(engine, class_name, db_update, object_id):
+            current_raw = await engine.storage.update(class_name, schema.fields, where, db_update)
     except DuplicateValue as exc:
         raise users.duplicate_error(class_name, exc) from None
     if current_raw is None:
-        raise _not_found(class_name, auth)
+        raise _not_found(class_name, auth, object_id=object_id)
     await _apply_relations(engine, class_name, object_id, body)
 
     response: dict[str, Any] = {"updatedAt": types.iso(moment)}
@@ -333,10 +339,10 @@ async def delete(engine: Engine, class_name: str, object_id: Any, auth: Auth) ->
     group = await engine.auth.acl_group(auth)
     extra = perms.clp_constraint(schema, "delete", auth, group)
     original = await load_original(engine, class_name, schema, object_id)
+    if class_name == "_Session":
+        users.check_session_delete(original or {}, auth)
     if original is None or (not auth.master and not perms.can_write(original, group)):
         raise _not_found(class_name, auth, deleting=True)
-    if class_name == "_Session" and not auth.master and original.get("user", {}).get("objectId") != auth.user_id:
-        raise ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
     visible = clean_copy(original)
     hook = engine.triggers.trigger("beforeDelete", class_name)
     if hook:

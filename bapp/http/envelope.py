@@ -173,7 +173,10 @@ async def authenticate(engine: Any, creds: Credentials, request: web.Request, pa
     if configured and not any(_same(k, c) for k in creds.client_keys for c in configured):
         raise unauthorized()
     token = creds.session_token
-    if token and path.rstrip("/") not in ("/login", "/upgradeToRevocableSession"):
+    route = path.rstrip("/")
+    if token and route == "/upgradeToRevocableSession":
+        auth.session_token = token  # a legacy token, resolved by the route itself
+    elif token and route != "/login":
         auth.user = await engine.auth.user_for_token(token)
         auth.session_token = token
     return auth
