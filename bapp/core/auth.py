@@ -2,10 +2,14 @@
 
 Sessions and role sets are cached in-process (they are read on nearly every
 request) and invalidated by the write pipeline when ``_Session``, ``_User``
-or ``_Role`` objects change; a short TTL bounds staleness across instances."""
+or ``_Role`` objects change; a short TTL bounds staleness across instances.
+A load that was under way while the cache was invalidated is used for its
+own request but not cached, so a revoked session or a removed role never
+comes back from a slow read."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,7 +61,11 @@ class AuthService:
         self.engine = engine
         self._sessions: dict[str, tuple[float, dict, datetime | None]] = {}
         self._roles: dict[str, tuple[float, list[str]]] = {}
+        self._role_loading: dict[str, asyncio.Future] = {}
+        self._session_gen = 0
+        self._role_gen = 0
         self.role_loads = 0
+        self.session_loads = 0
 
     # ------------------------------------------------------------ sessions
     async def user_for_token(self, token: Any) -> dict:
@@ -69,24 +77,25 @@ class AuthService:
         if cached and now - cached[0] < SESSION_TTL:
             _, user, expires = cached
         else:
+            gen = self._session_gen
             user, expires = await self._load_session(token)
-            self._sessions[token] = (now, user, expires)
+            if gen == self._session_gen:
+                self._sessions[token] = (now, user, expires)
         # Expiry is checked on every use, cached or not.
         if expires is not None and expires <= datetime.now(UTC):
             raise ParseError(errors.INVALID_SESSION_TOKEN, "Session token is expired.")
         return user
 
     async def _load_session(self, token: str) -> tuple[dict, datetime | None]:
+        """Only ``_Session`` tokens authenticate; a legacy token stored on the
+        user is good for ``/upgradeToRevocableSession`` alone, as in Parse."""
         storage = self.engine.storage
+        self.session_loads += 1
         sessions = await storage.find("_Session", self.engine.schemas.fields_of("_Session"),
                                       {"sessionToken": token}, FindOptions(limit=1))
         user_ptr = sessions[0].get("user") if sessions else None
-        if not types.is_pointer(user_ptr):
-            legacy = await storage.find("_User", self.engine.schemas.fields_of("_User"),
-                                        {"_session_token": token}, FindOptions(limit=1))
-            if not legacy:
-                raise ParseError(errors.INVALID_SESSION_TOKEN, "Invalid session token")
-            return legacy[0], None
+        if not types.is_pointer(user_ptr) or user_ptr.get("className") != "_User":
+            raise ParseError(errors.INVALID_SESSION_TOKEN, "Invalid session token")
         users = await storage.find("_User", self.engine.schemas.fields_of("_User"),
                                    {"objectId": user_ptr["objectId"]}, FindOptions(limit=1))
         if not users:
@@ -96,12 +105,14 @@ class AuthService:
         return users[0], moment
 
     def forget_session(self, token: str | None = None) -> None:
+        self._session_gen += 1
         if token is None:
             self._sessions.clear()
         else:
             self._sessions.pop(token, None)
 
     def forget_user(self, user_id: str) -> None:
+        self._session_gen += 1
         for token in [t for t, (_, u, _) in self._sessions.items() if u.get("objectId") == user_id]:
             del self._sessions[token]
 
@@ -119,9 +130,24 @@ class AuthService:
         if cached and now - cached[0] < ROLE_TTL:
             auth.roles = cached[1]
             return auth.roles
+        # Concurrent requests of one user share a single load.
+        pending = self._role_loading.get(user_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load_and_cache_roles(user_id))
+            self._role_loading[user_id] = pending
+            pending.add_done_callback(lambda done: self._loaded(user_id, done))
+        auth.roles = list(await asyncio.shield(pending))
+        return auth.roles
+
+    def _loaded(self, user_id: str, done: asyncio.Future) -> None:
+        if self._role_loading.get(user_id) is done:
+            del self._role_loading[user_id]
+
+    async def _load_and_cache_roles(self, user_id: str) -> list[str]:
+        gen = self._role_gen
         names = await self._load_roles(user_id)
-        self._roles[user_id] = (now, names)
-        auth.roles = names
+        if gen == self._role_gen:
+            self._roles[user_id] = (time.monotonic(), names)
         return names
 
     async def _load_roles(self, user_id: str) -> list[str]:
@@ -129,7 +155,10 @@ class AuthService:
         self.role_loads += 1
         found = set(await storage.owning_ids("users", "_Role", [user_id]))
         frontier = set(found)
-        # Parents are the roles whose `roles` relation lists a role we hold.
+        # Role P's `roles` relation lists the roles whose members inherit P:
+        # the parents of a held role are the owners of _Join:roles:_Role rows
+        # whose relatedId is that role. Cycles end because only new roles
+        # are followed; the depth cap bounds a pathological hierarchy.
         for _ in range(64):
             if not frontier:
                 break
@@ -143,7 +172,9 @@ class AuthService:
         return sorted("role:" + d["name"] for d in docs if isinstance(d.get("name"), str))
 
     def forget_roles(self) -> None:
+        self._role_gen += 1
         self._roles.clear()
+        self._role_loading.clear()
 
     async def acl_group(self, auth: Auth) -> list[str]:
         group = ["*"]

@@ -6,16 +6,29 @@ always happens in the query, never by fetching and dropping rows."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bapp import errors
 from bapp.core import types
 from bapp.core.auth import Auth
-from bapp.core.schema import ClassSchema
+from bapp.core.schema import CLP_KEYS, ClassSchema
 from bapp.errors import ParseError
 
 READ_OPS = ("find", "get", "count")
 NOTHING = {"objectId": {"$in": []}}  # a constraint no object satisfies
+
+
+def read_operation(op: str, where: dict, count: bool, limit: int | None) -> str:
+    """The CLP operation of a read, as Parse Server's DatabaseController picks
+    it: a query whose where is exactly ``{objectId: "<id>"}`` is a ``get``
+    (so the SDK's ``query.get(id)`` needs the get permission), and a
+    count-only query is a ``count``."""
+    if count and limit == 0:
+        return "count"
+    if op == "find" and list(where) == ["objectId"] and isinstance(where["objectId"], str):
+        return "get"
+    return op
 
 
 def check_class_access(class_name: str, auth: Auth, op: str) -> None:
@@ -71,6 +84,8 @@ def clp_constraint(schema: ClassSchema, op: str, auth: Auth, group: list[str]) -
         ors = []
         for name in dict.fromkeys(pointer_fields):
             kind = schema.fields.get(name, {}).get("type")
+            # A pointer (or an Object holding one) equals the caller; an
+            # Array field must contain the caller's pointer.
             ors.append({name: {"$all": [ptr]}} if kind == "Array" else {name: ptr})
         return ors[0] if len(ors) == 1 else {"$or": ors}
     raise _denied(op, schema.class_name)
@@ -148,3 +163,78 @@ def _points_to(value: Any, user_id: str) -> bool:
     if isinstance(value, list):
         return any(_points_to(v, user_id) for v in value)
     return False
+
+
+# ------------------------------------------------------------ CLP validation
+
+_PERMISSION_KEY = re.compile(r"^(\*|requiresAuthentication|pointerFields|role:.*)$")
+_PROTECTED_KEY = re.compile(r"^(\*|authenticated|userField:.*|role:.*)$")
+
+
+def validate_clp(clp: Any, fields: dict[str, dict], object_id_re: str = r"^[a-zA-Z0-9]{10}$") -> dict:
+    """Checks a ``classLevelPermissions`` object the way Parse Server's schema
+    controller does (every failure is 107 with its message); returns it."""
+    if clp is None:
+        return clp
+    if not isinstance(clp, dict):
+        raise ParseError(errors.INVALID_JSON, f"'{clp}' is not a valid value for class level permissions")
+    user_id = re.compile(object_id_re)
+    for op, value in clp.items():
+        if op not in CLP_KEYS:
+            raise ParseError(errors.INVALID_JSON, f"{op} is not a valid operation for class level permissions")
+        if op in ("readUserFields", "writeUserFields"):
+            if not isinstance(value, list):
+                raise ParseError(errors.INVALID_JSON, f"'{_js(value)}' is not a valid value for class level permissions {op} - must be an array")
+            for name in value:
+                _check_pointer_field(name, fields, op)
+            continue
+        if not isinstance(value, dict):
+            raise ParseError(errors.INVALID_JSON, f"'{_js(value)}' is not a valid value for class level permissions {op} - must be an object")
+        if op == "protectedFields":
+            _validate_protected(value, fields, user_id)
+            continue
+        for who, permit in value.items():
+            if not isinstance(who, str) or not (_PERMISSION_KEY.match(who) or user_id.match(who)):
+                raise ParseError(errors.INVALID_JSON, f"'{who}' is not a valid key for class level permissions")
+            if who == "pointerFields":
+                if not isinstance(permit, list):
+                    raise ParseError(errors.INVALID_JSON, f"'{_js(permit)}' is not a valid value for {op}[{who}] - expected an array.")
+                for name in permit:
+                    _check_pointer_field(name, fields, op)
+            elif permit is not True:
+                raise ParseError(errors.INVALID_JSON, f"'{_js(permit)}' is not a valid value for class level permissions {op}:{who}:{_js(permit)}")
+    return clp
+
+
+def _validate_protected(value: dict, fields: dict[str, dict], user_id: re.Pattern) -> None:
+    for who, names in value.items():
+        if not isinstance(who, str) or not (_PROTECTED_KEY.match(who) or user_id.match(who)):
+            raise ParseError(errors.INVALID_JSON, f"'{who}' is not a valid key for class level permissions")
+        if not isinstance(names, list):
+            raise ParseError(errors.INVALID_JSON, f"'{_js(names)}' is not a valid value for protectedFields[{who}] - expected an array.")
+        for name in names:
+            if name in types.DEFAULT_FIELDS:
+                raise ParseError(errors.INVALID_JSON, f"Default field '{name}' can not be protected")
+            if not isinstance(name, str) or name not in fields:
+                raise ParseError(errors.INVALID_JSON, f"Field '{name}' in protectedFields:{who} does not exist")
+
+
+def _check_pointer_field(name: Any, fields: dict[str, dict], op: str) -> None:
+    spec = fields.get(name) if isinstance(name, str) else None
+    if not spec or not ((spec.get("type") == "Pointer" and spec.get("targetClass") == "_User") or spec.get("type") == "Array"):
+        raise ParseError(errors.INVALID_JSON, f"'{name}' is not a valid column for class level pointer permissions {op}")
+
+
+def _js(value: Any) -> str:
+    """A value as JavaScript's string conversion renders it in messages."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "[object Object]"
+    if isinstance(value, list):
+        return ",".join(_js(v) for v in value)
+    return str(value)

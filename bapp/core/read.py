@@ -54,8 +54,10 @@ async def find(engine: Engine, class_name: str, opts: QueryOptions, auth: Auth, 
             out["count"] = 0
         return out
     group = await engine.auth.acl_group(auth)
-    clp_op = "count" if opts.count and opts.limit == 0 else op
+    clp_op = perms.read_operation(op, opts.where, opts.count, opts.limit)
     extra = perms.clp_constraint(schema, clp_op, auth, group)
+    if opts.count and clp_op != "count":
+        perms.clp_constraint(schema, "count", auth, group)  # results and a count: both permissions
 
     hook = engine.triggers.trigger("beforeFind", class_name)
     if hook:
