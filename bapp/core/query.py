@@ -15,6 +15,7 @@ from typing import Any
 from bapp import errors
 from bapp.config import Limits
 from bapp.core import types
+from bapp.core.matcher import compile_regex
 from bapp.errors import ParseError
 
 LOGICAL = ("$or", "$and", "$nor")
@@ -377,14 +378,10 @@ def check_geo_within(arg: Any) -> dict:
 
 
 def check_regex(pattern: Any, options: Any) -> str:
-    if not isinstance(pattern, str):
-        raise ParseError(errors.INVALID_QUERY, "$regex should be a string")
-    if options is not None and (not isinstance(options, str) or not re.fullmatch(r"[imxs]*", options)):
-        raise ParseError(errors.INVALID_QUERY, "Only i, m, x and s are supported options for $regex.")
-    try:
-        re.compile(pattern)
-    except re.error:
-        raise ParseError(errors.INVALID_QUERY, "Invalid regular expression in $regex.") from None
+    """Validates a ``$regex``/``$options`` pair with the matcher's compiler,
+    which understands the PCRE ``\\Q...\\E`` quoting the SDKs' startsWith,
+    endsWith and contains send (Python's ``re`` rejects it)."""
+    compile_regex(pattern, options)
     return pattern
 
 

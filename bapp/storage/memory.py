@@ -14,6 +14,7 @@ from bapp.core import geo, matcher
 from bapp.storage.base import Fields, FindOptions
 from bapp.storage.mongo import MongoAdapter
 
+
 def _id_candidates(filt: Any) -> list | None:
     """The ``_id`` values a Mongo filter is limited to, when it says so at
     the top level (or in a top-level ``$and``); None when it does not."""
@@ -57,6 +58,17 @@ def _install_id_lookup() -> None:
 _PY_OPS = frozenset({"$nearSphere", "$within", "$geoWithin", "$geoIntersects", "$text"})
 
 
+def _needs_python(value: Any) -> bool:
+    """A field constraint mongomock cannot decide: geo, $text, and regexes
+    inside $all (the SDK's containsAllStartingWith)."""
+    if not isinstance(value, dict):
+        return False
+    if _PY_OPS.intersection(value):
+        return True
+    items = value.get("$all")
+    return isinstance(items, list) and any(isinstance(v, dict) and "$regex" in v for v in items)
+
+
 def _split(where: dict) -> tuple[dict, dict]:
     """(part mongomock can run, part decided in Python)."""
     db_part: dict[str, Any] = {}
@@ -73,7 +85,7 @@ def _split(where: dict) -> tuple[dict, dict]:
                 py_part["$and"] = py_subs
         elif key in ("$or", "$nor") and any(_split(sub)[1] for sub in value):
             py_part[key] = value
-        elif isinstance(value, dict) and _PY_OPS.intersection(value):
+        elif _needs_python(value):
             py_part[key] = value
         else:
             db_part[key] = value

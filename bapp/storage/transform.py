@@ -317,7 +317,9 @@ def _encode_field_constraint(fields: Fields, key: str, value: Any, out: dict) ->
         _, provider, sub = key.split(".")
         out[f"_auth_data_{provider}.{sub}"] = _encode_constraint_value(value, None)
         return
-    is_ptr = "." not in key and (kind == "Pointer" or _looks_pointer(value))
+    # Only a Pointer field (or one the schema does not know) is stored under
+    # _p_; a pointer matched against an Array field compares array elements.
+    is_ptr = "." not in key and (kind == "Pointer" or (kind is None and _looks_pointer(value)))
     if key in _TOP_RENAMES:
         mongo_key = _TOP_RENAMES[key]
     elif is_ptr:
@@ -380,7 +382,7 @@ def _encode_ops(value: dict, kind: str | None, is_ptr: bool, mongo_key: str, out
         elif op == "$exists":
             result[op] = bool(arg)
         elif op == "$regex":
-            result["$regex"] = arg
+            result["$regex"] = quote_literals(arg)
             if value.get("$options"):
                 result["$options"] = value["$options"]
         elif op == "$options":
@@ -420,8 +422,31 @@ def _encode_ops(value: dict, kind: str | None, is_ptr: bool, mongo_key: str, out
 
 def _encode_in_element(value: Any, kind: str | None, is_ptr: bool) -> Any:
     if isinstance(value, dict) and "$regex" in value:
-        return re.compile(value["$regex"], _re_flags(value.get("$options", "")))
+        return re.compile(quote_literals(value["$regex"]), _re_flags(value.get("$options", "")))
     return _encode_atom(value, kind, is_ptr)
+
+
+def quote_literals(pattern: str) -> str:
+    """Rewrites PCRE ``\\Q...\\E`` quoting (what the SDKs' startsWith,
+    endsWith and contains send) as escaped characters: the same pattern for
+    MongoDB, and one Python's ``re`` (in-memory store) can compile."""
+    if "\\Q" not in pattern:
+        return pattern
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("\\Q", i):
+            end = pattern.find("\\E", i + 2)
+            literal = pattern[i + 2:] if end < 0 else pattern[i + 2:end]
+            out.append(re.escape(literal))
+            i = len(pattern) if end < 0 else end + 2
+        elif pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i:i + 2])  # other escapes (\\\\ included) stay as they are
+            i += 2
+        else:
+            out.append(pattern[i])
+            i += 1
+    return "".join(out)
 
 
 def _re_flags(options: str) -> int:
