@@ -7,8 +7,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bapp import livequery
 from bapp.config import Settings
+from bapp.core import cloud_loader
 from bapp.core.engine import Engine
+from bapp.http import files as file_routes
 from bapp.http.app import create_app
 from bapp.http.routes import build_router
 
@@ -30,12 +33,42 @@ def build_storage(settings: Settings):
 
 
 def build_engine(settings: Settings) -> Engine:
-    return Engine(settings, build_storage(settings))
+    engine = Engine(settings, build_storage(settings))
+    attach_files(engine)
+    return engine
+
+
+def attach_files(engine: Engine) -> None:
+    """Gives the engine its file service (the adapter the settings choose)."""
+    from bapp.core.files import FileService
+    from bapp.storage.files import build_files_adapter
+
+    engine.files = FileService(engine, build_files_adapter(engine.settings, engine.storage))
+
+
+def attach_schema_files(engine: Engine) -> None:
+    """Validates the ``--schemas`` files now, so an invalid one stops start-up
+    before the server listens, and applies them when the engine starts."""
+    if not engine.settings.schemas_path:
+        return
+    from bapp.core import schema_apply, schema_files
+
+    files = schema_files.load_schema_path(engine.settings.schemas_path)
+    engine.startup_tasks.append(schema_apply.startup_task(files))
 
 
 def build_app(settings: Settings, engine: Engine | None = None) -> web.Application:
     engine = engine or build_engine(settings)
-    return create_app(engine, build_router())
+    if engine.files is None:
+        attach_files(engine)
+    attach_schema_files(engine)  # raises SchemaFileError (file and JSON path) on an invalid file
+    cloud = cloud_loader.install(engine, settings)  # raises CloudLoadError (file:line) on bad code
+    live = livequery.install(engine)
+    app = create_app(engine, build_router(), websocket=live.handle, extra_routes=file_routes.register)
+    livequery.attach_to(app, live)
+    app.on_startup.append(cloud.on_startup)
+    app.on_shutdown.append(cloud.on_shutdown)
+    return app
 
 
 def banner(settings: Settings) -> str:
