@@ -7,6 +7,7 @@ refused with Parse Server's error."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -210,6 +211,8 @@ class WhereValidator:
         kind = spec.get("type") if spec else None
         if isinstance(value, dict) and "__type" not in value and any(k.startswith("$") for k in value):
             return self._operators(key, value, kind, spec)
+        if "." not in key and key != "objectId" and key not in INTERNAL_QUERY_KEYS:
+            check_equality_atom(value)
         return self._atom(value, kind, key, equality=True)
 
     def _atom(self, value: Any, kind: str | None, key: str, *, equality: bool = False) -> Any:
@@ -246,6 +249,11 @@ class WhereValidator:
             if op in ("$lt", "$lte", "$gt", "$gte"):
                 out[op] = self._comparable(arg, kind, key)
             elif op in ("$ne", "$eq"):
+                if isinstance(arg, dict) and "$relativeTime" in arg:
+                    raise ParseError(errors.INVALID_JSON,
+                                     "$relativeTime can only be used with the $lt, $lte, $gt, and $gte operators")
+                if not ("." not in key and kind == "Array"):
+                    check_plain_atom(arg)
                 out[op] = self._atom(arg, kind, key)
             elif op in ("$in", "$nin"):
                 out[op] = self._in_list(op, arg, kind, key)
@@ -292,8 +300,7 @@ class WhereValidator:
             if kind != "Date" and key not in ("createdAt", "updatedAt", "expiresAt"):
                 raise ParseError(errors.INVALID_JSON, "$relativeTime can only be used with Date field")
             return types.date_json(relative_time(arg["$relativeTime"]))
-        if isinstance(arg, (dict, list)) and not (isinstance(arg, dict) and arg.get("__type")):
-            raise ParseError(errors.INVALID_JSON, f"bad atom: {arg}")
+        check_plain_atom(arg)
         return self._atom(arg, kind, key)
 
     def _in_list(self, op: str, arg: Any, kind: str | None, key: str) -> list:
@@ -337,6 +344,40 @@ class WhereValidator:
         if not isinstance(sub_where, dict):
             raise ParseError(errors.INVALID_QUERY, f"improper usage of {op}")
         return arg
+
+
+# Typed values Parse Server's Mongo transform accepts as a top-level query atom.
+_ATOM_TYPES = frozenset({"Pointer", "Object", "Date", "Bytes", "GeoPoint", "Polygon", "File"})
+
+
+def js_string(value: Any) -> str:
+    """``String(value)`` in JavaScript, for messages that quote a value the
+    way Parse Server's template strings do."""
+    if isinstance(value, list):
+        return ",".join("" if v is None else js_string(v) for v in value)
+    if isinstance(value, dict):
+        return "[object Object]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def check_equality_atom(value: Any) -> None:
+    """A plain array or object is no equality value for a top-level key:
+    Parse Server on MongoDB refuses it (``equalTo('tags', ['a'])``)."""
+    if isinstance(value, list) or (isinstance(value, dict) and value.get("__type") not in _ATOM_TYPES):
+        raise ParseError(errors.INVALID_JSON, f"You cannot use {js_string(value)} as a query parameter.")
+
+
+def check_plain_atom(value: Any) -> None:
+    """Operands of $lt/$gt/$eq/$ne (outside Array fields) must be atoms."""
+    if isinstance(value, list) or (isinstance(value, dict) and value.get("__type") not in _ATOM_TYPES):
+        dumped = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        raise ParseError(errors.INVALID_JSON, f"bad atom: {dumped}")
 
 
 def types_geopoint(value: dict) -> dict:
