@@ -70,6 +70,8 @@ class Settings:
     file_upload_anonymous: bool = False
     file_upload_authenticated: bool = True
     file_extensions: list[str] | None = None
+    file_denied_extensions: list[str] | None = None  # None = bapp's default deny list
+    file_denied_types: list[str] | None = None  # None = bapp's default deny list
     allow_origin: str = "*"
     limits: Limits = field(default_factory=Limits)
 
@@ -146,6 +148,9 @@ def _parse_size(value: Any) -> int:
         if text.endswith(unit):
             return int(float(text[: -len(unit)]) * factor)
     return int(text)
+
+
+parse_size = _parse_size
 
 
 class ConfigError(ValueError):

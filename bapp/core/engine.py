@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from bapp.config import Settings
 from bapp.core import read, types, write
@@ -64,7 +65,8 @@ class Engine:
         await self.storage.close()
 
     def file_url(self, name: str) -> str:
-        return f"{self.settings.mount_url()}/files/{self.settings.app_id}/{name}"
+        # Percent-encoded as Parse Server's encodeURIComponent (names may hold spaces).
+        return f"{self.settings.mount_url()}/files/{self.settings.app_id}/{quote(name, safe='')}"
 
     # ---------------------------------------------------------------- entry points
     async def find(self, class_name: str, opts: QueryOptions, auth: Auth) -> dict:
