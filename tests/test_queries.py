@@ -244,3 +244,19 @@ async def test_include_limits(api, rows):
     assert reply.status == 400 and reply.body["code"] == 102
     reply = await api.get("/classes/Item", params={"include": ",".join(f"f{i}" for i in range(100))})
     assert reply.status == 400 and reply.body["code"] == 102
+
+
+async def test_sdk_style_quoted_regex_and_array_pointers(api, rows):
+    # The SDKs quote literal text as \Q...\E (startsWith, endsWith, contains).
+    assert await names(api, {"name": {"$regex": "^\\Qal\\E"}}) == ["alpha"]
+    assert await names(api, {"name": {"$regex": "\\Qmm\\E"}}) == ["gamma"]
+    author = (await api.post("/classes/Author", {"name": "ann"}, master=True)).body["objectId"]
+    ptr = {"__type": "Pointer", "className": "Author", "objectId": author}
+    await api.post("/classes/Book", {"authors": [ptr]}, master=True)
+    reply = await api.get("/classes/Book", params={"where": {"authors": ptr}})
+    assert len(reply.body["results"]) == 1
+
+
+async def test_array_equality_is_refused_like_parse_server(api, rows):
+    reply = await api.get("/classes/Item", params={"where": {"tags": ["a", "b"]}})
+    assert reply.status == 400 and reply.body["code"] == 107
