@@ -48,6 +48,9 @@ class Settings:
     schemas_path: str | None = None
     cloud_path: str | None = None
     app: str | None = None
+    admin_username: str | None = None
+    admin_password: str | None = None
+    admin_role: str = "admin"
     reload: bool = False
     body_limit: int = 20 * 1024 * 1024
     log_level: str = "info"
