@@ -94,6 +94,7 @@ class Engine:
             headers=auth.headers,
             ip=auth.ip,
             installation_id=auth.installation_id,
+            auth=auth,
             **kwargs,
         )
 

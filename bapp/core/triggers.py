@@ -1,7 +1,9 @@
 """The hook registry and the code that runs hooks.
 
-Hooks live in one dict keyed by (trigger, class name); a name coming from a
-request is only ever a dict key, never an attribute lookup."""
+Hooks live in plain dicts keyed by (trigger, class name) or by function/job
+name; a name coming from a request is only ever a dict key, never an
+attribute lookup, so ``constructor`` or ``__class__`` are unknown names like
+any other."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bapp import errors
+from bapp.core import cloud_validators
 from bapp.errors import ParseError
 
 log = logging.getLogger("bapp.cloud")
@@ -27,16 +30,22 @@ MAX_HOOK_DEPTH = 16
 _depth: contextvars.ContextVar[int] = contextvars.ContextVar("bapp_hook_depth", default=0)
 
 Hook = Callable[..., Any]
+_ALIASES = {"User": "_User", "Role": "_Role", "Session": "_Session", "Installation": "_Installation"}
 
 
 def normalize_class(name: str) -> str:
-    return {"User": "_User", "Role": "_Role", "Session": "_Session", "Installation": "_Installation"}.get(name, name)
+    """``"User"`` and ``"_User"`` both name the user class (as in the JS SDK)."""
+    return _ALIASES.get(name, name)
 
 
 @dataclass
 class Registered:
+    """One registered handler: a trigger, a cloud function or a job."""
+
     fn: Hook
     validator: Any = None
+    kind: str = ""  # the trigger name, "function" or "job"
+    name: str = ""  # the class name of a trigger, else the function/job name
 
 
 @dataclass
@@ -56,10 +65,25 @@ class Request:
     ip: str | None = None
     installation_id: str | None = None
     function_name: str | None = None
+    job_name: str | None = None
     job_id: str | None = None
     file: Any = None
     message: Callable[[str], Awaitable[None]] | None = None
     log: logging.Logger = log
+    # The caller's Auth, for the cloud layer (validators, acting as the caller).
+    auth: Any = field(default=None, repr=False)
+
+
+def _check_trigger_class(trigger: str, class_name: str) -> None:
+    """The class restrictions Parse Server applies at registration."""
+    if trigger == "beforeSave" and class_name == "_PushStatus":
+        raise ValueError("Only afterSave is allowed on _PushStatus")
+    if trigger in ("beforeLogin", "afterLogin") and class_name != "_User":
+        raise ValueError("Only the _User class is allowed for the beforeLogin and afterLogin triggers")
+    if trigger == "afterLogout" and class_name != "_Session":
+        raise ValueError("Only the _Session class is allowed for the afterLogout trigger.")
+    if class_name == "_Session" and trigger != "afterLogout":
+        raise ValueError("Only the afterLogout trigger is allowed for the _Session class.")
 
 
 class Registry:
@@ -69,6 +93,8 @@ class Registry:
         self.triggers: dict[tuple[str, str], Registered] = {}
         self.functions: dict[str, Registered] = {}
         self.jobs: dict[str, Registered] = {}
+        # Names of the Python modules the code was loaded from.
+        self.modules: list[str] = []
 
     def clear(self) -> None:
         self.triggers.clear()
@@ -78,13 +104,43 @@ class Registry:
     def add_trigger(self, trigger: str, class_name: str, fn: Hook, validator: Any = None) -> None:
         if trigger not in TRIGGERS:
             raise ValueError(f"unknown trigger {trigger}")
-        self.triggers[(trigger, normalize_class(class_name))] = Registered(fn, validator)
+        if not isinstance(class_name, str) or not class_name:
+            raise ValueError(f"{trigger} needs a class name")
+        name = normalize_class(class_name)
+        _check_trigger_class(trigger, name)
+        if (trigger, name) in self.triggers:
+            log.warning("%s for %s registered twice; the last one wins", trigger, name)
+        self.triggers[(trigger, name)] = Registered(fn, cloud_validators.normalize(validator), trigger, name)
+
+    def add_function(self, name: str, fn: Hook, validator: Any = None) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError("a cloud function needs a name")
+        if name in self.functions:
+            log.warning("cloud function %s registered twice; the last one wins", name)
+        self.functions[name] = Registered(fn, cloud_validators.normalize(validator), "function", name)
+
+    def add_job(self, name: str, fn: Hook) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError("a job needs a name")
+        self.jobs[name] = Registered(fn, None, "job", name)
 
     def trigger(self, trigger: str, class_name: str) -> Registered | None:
         return self.triggers.get((trigger, class_name))
 
+    def function(self, name: Any) -> Registered | None:
+        return self.functions.get(name) if isinstance(name, str) else None
+
+    def job(self, name: Any) -> Registered | None:
+        return self.jobs.get(name) if isinstance(name, str) else None
+
     def has(self, trigger: str, class_name: str) -> bool:
         return (trigger, class_name) in self.triggers
+
+
+def _default_message(req: Request) -> str:
+    # Parse Server: an empty throw in a function is "Script failed.", in a
+    # trigger "Script failed. Unknown error."
+    return "Script failed." if req.function_name and not req.trigger_name else "Script failed. Unknown error."
 
 
 async def call_hook(hook: Registered, req: Request, runner: Callable[[Registered, Request], Awaitable[Any]] | None = None) -> Any:
@@ -103,9 +159,8 @@ async def call_hook(hook: Registered, req: Request, runner: Callable[[Registered
         return result
     except ParseError:
         raise
-    except Exception as exc:  # a hook's own failure
-        log.exception("%s hook failed", req.trigger_name or req.function_name)
-        message = str(exc) or "Script failed."
-        raise ParseError(errors.SCRIPT_FAILED, message) from None
+    except (Exception, SystemExit) as exc:  # a hook's own failure; sys.exit() must not stop the server
+        log.exception("%s hook failed", req.trigger_name or req.function_name or req.job_name)
+        raise ParseError(errors.SCRIPT_FAILED, str(exc) or _default_message(req)) from None
     finally:
         _depth.reset(token)

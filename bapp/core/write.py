@@ -163,7 +163,11 @@ async def run_after(engine: Engine, trigger: str, class_name: str, obj: dict, or
     try:
         await call_hook(hook, req, engine.hook_runner)
     except ParseError as exc:
-        # Parse Server logs afterSave/afterDelete failures; the write stands.
+        if trigger != "afterSave":
+            # Parse Server answers with an afterDelete failure although the
+            # object is already gone (rest.js del); afterSave failures are
+            # only logged and the save stands.
+            raise
         engine.log.warning("%s for %s failed: %s", trigger, class_name, exc.message)
 
 

@@ -1,0 +1,165 @@
+"""Cloud code for bapp: Python modules the server runs with the semantics
+of Parse Cloud Code.
+
+    from bapp import cloud
+
+    @cloud.define("hello")
+    async def hello(req):
+        return "Hello " + req.params.get("name", "world")
+
+    @cloud.before_save("Inventory")
+    async def check(req):
+        if req.object.get("quantity", 0) < 0:
+            raise cloud.Error(142, "quantity must not be negative")
+
+Start the server with ``bapp serve --cloud PATH`` (a module file or a
+package directory; ``--reload`` reloads it on change).
+
+Registration. Decorators write into the registry being loaded (the server
+builds a fresh one per load, so servers in one process never share hooks),
+or into a default registry outside a load. Hooks may be ``async def`` or
+plain ``def``. Class names: ``"User"`` and ``"_User"`` both mean the user
+class (likewise Role, Session, Installation).
+
+Requests. ``req`` has ``object``, ``original`` (updates), ``user`` (with
+``sessionToken``), ``master``, ``params``, ``context``, ``query``
+(before_find: a mutable dict with where/limit/skip/keys/include/order),
+``objects`` (after_find), ``headers``, ``ip``, ``installation_id``,
+``trigger_name``, ``function_name``, ``job_name``/``job_id``/``message``
+(jobs) and ``log``.
+
+Errors. ``raise cloud.Error(code, message)`` answers with that code
+(``cloud.Error.OBJECT_NOT_FOUND`` and the other Parse codes are attributes);
+any other exception answers 141 with its message; validator failures
+answer 142 (see ``bapp.core.cloud_validators`` for the options). Data
+access calls raise ``cloud.Error`` too.
+
+Data access. ``find``, ``first``, ``get``, ``count``, ``create``,
+``update``, ``delete`` and ``run`` act as nobody unless given
+``master=True``, ``user=`` (e.g. ``req.user``) or ``session_token=``; they
+go through the full REST pipeline (ACLs, CLPs, triggers, schema,
+LiveQuery). Objects are REST JSON dicts carrying ``className``; data may
+use datetimes (saved as Dates). A hook that saves its own class fires its
+own triggers again; nesting deeper than 16 hooks fails with 141.
+
+Function results. A returned dict with a string ``className`` and
+``objectId`` (and no other ``__type``), at any depth, is encoded as a Parse
+object (``{"__type": "Object", "className", "objectId", ...}``) so SDKs get
+a ``Parse.Object``; datetimes become Dates; returning None answers ``{}``.
+Params arrive in REST JSON (Dates and Pointers stay typed dicts)."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bapp.core import cloud_validators as _validators
+from bapp.core.cloud_runtime import Error, count, create, delete, find, first, get, pointer, run, update
+from bapp.core.triggers import Registry, Request
+
+__all__ = [
+    "Error", "Request", "Registry", "registry", "registering", "define", "job", "before_save", "after_save",
+    "before_delete", "after_delete", "before_find", "after_find", "before_login", "after_login",
+    "after_logout", "find", "first", "get", "count", "create", "update", "delete", "run", "pointer",
+]
+
+_default_registry = Registry()
+_loading: contextvars.ContextVar[Registry | None] = contextvars.ContextVar("bapp_cloud_loading", default=None)
+
+Hook = Callable[..., Any]
+
+
+def registry() -> Registry:
+    """Where decorators register now: the registry being loaded, else the default."""
+    return _loading.get() or _default_registry
+
+
+@contextmanager
+def registering(target: Registry) -> Iterator[Registry]:
+    """Makes decorators applied inside the block register into ``target``."""
+    token = _loading.set(target)
+    try:
+        yield target
+    finally:
+        _loading.reset(token)
+
+
+def _check_hook(fn: Any) -> Hook:
+    if not callable(fn):
+        raise TypeError("a cloud hook must be a function")
+    return fn
+
+
+def define(name: str, validator: Any = None) -> Callable[[Hook], Hook]:
+    """Registers a cloud function, called by ``POST /functions/<name>``."""
+    spec = _validators.normalize(validator)
+
+    def decorate(fn: Hook) -> Hook:
+        registry().add_function(name, _check_hook(fn), spec)
+        return fn
+
+    return decorate
+
+
+def job(name: str) -> Callable[[Hook], Hook]:
+    """Registers a background job, started by ``POST /jobs/<name>``."""
+
+    def decorate(fn: Hook) -> Hook:
+        registry().add_job(name, _check_hook(fn))
+        return fn
+
+    return decorate
+
+
+def _trigger(trigger: str, class_name: str, validator: Any) -> Callable[[Hook], Hook]:
+    spec = _validators.normalize(validator)
+
+    def decorate(fn: Hook) -> Hook:
+        registry().add_trigger(trigger, class_name, _check_hook(fn), spec)
+        return fn
+
+    return decorate
+
+
+def before_save(class_name: str, validator: Any = None) -> Callable[[Hook], Hook]:
+    return _trigger("beforeSave", class_name, validator)
+
+
+def after_save(class_name: str, validator: Any = None) -> Callable[[Hook], Hook]:
+    return _trigger("afterSave", class_name, validator)
+
+
+def before_delete(class_name: str, validator: Any = None) -> Callable[[Hook], Hook]:
+    return _trigger("beforeDelete", class_name, validator)
+
+
+def after_delete(class_name: str, validator: Any = None) -> Callable[[Hook], Hook]:
+    return _trigger("afterDelete", class_name, validator)
+
+
+def before_find(class_name: str, validator: Any = None) -> Callable[[Hook], Hook]:
+    return _trigger("beforeFind", class_name, validator)
+
+
+def after_find(class_name: str, validator: Any = None) -> Callable[[Hook], Hook]:
+    return _trigger("afterFind", class_name, validator)
+
+
+def _user_trigger(trigger: str, class_name: str, fn: Hook | None, validator: Any) -> Any:
+    """Login/logout triggers have a fixed class: usable as ``@cloud.x`` or ``@cloud.x()``."""
+    register = _trigger(trigger, class_name, validator)
+    return register(fn) if fn is not None else register
+
+
+def before_login(fn: Hook | None = None, *, validator: Any = None) -> Any:
+    return _user_trigger("beforeLogin", "_User", fn, validator)
+
+
+def after_login(fn: Hook | None = None, *, validator: Any = None) -> Any:
+    return _user_trigger("afterLogin", "_User", fn, validator)
+
+
+def after_logout(fn: Hook | None = None, *, validator: Any = None) -> Any:
+    return _user_trigger("afterLogout", "_Session", fn, validator)
