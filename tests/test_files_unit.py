@@ -145,9 +145,9 @@ async def test_base64_pieces_decode_exactly(size):
     data = bytes((i * 7) % 256 for i in range(size))
     for text in (base64.b64encode(data).decode(), base64.b64encode(data).decode().rstrip("="),
                  base64.urlsafe_b64encode(data).decode(), "\n".join(base64.encodebytes(data).decode().split())):
-        normalised = core.normalise_base64(text)
-        assert core.base64_size(normalised) == size
-        assert await collect(core.base64_chunks(normalised)) == data
+        source = core.Base64Source(text)
+        assert source.size == size
+        assert await collect(source.chunks()) == data
 
 
 def test_keyword_check():

@@ -286,29 +286,35 @@ _B64_URLSAFE = str.maketrans("-_", "+/")
 B64_PIECE = 4 * 65536  # characters per decoded piece (a multiple of 4)
 
 
-def normalise_base64(text: str) -> str:
-    """Base64 text as Node's lenient decoder reads it: URL-safe letters
-    accepted, anything outside the alphabet ignored, padding optional."""
-    text = text.rstrip("=")
-    if not _B64_CLEAN.fullmatch(text):
-        text = re.sub(r"[^A-Za-z0-9+/]", "", text.translate(_B64_URLSAFE))
-    if len(text) % 4 == 1:
-        text = text[:-1]
-    return text
+class Base64Source:
+    """Base64 text read as Node's lenient decoder reads it (URL-safe letters
+    accepted, characters outside the alphabet ignored, padding optional),
+    decoded a piece at a time. Clean text, the usual case, is never copied."""
 
+    def __init__(self, text: str) -> None:
+        end = len(text)
+        while end and text[end - 1] == "=":
+            end -= 1
+        if not _B64_CLEAN.fullmatch(text, 0, end):
+            text = re.sub(r"[^A-Za-z0-9+/]", "", text.translate(_B64_URLSAFE))
+            end = len(text)
+        if end % 4 == 1:
+            end -= 1
+        self.text = text
+        self.end = end
 
-def base64_size(normalised: str) -> int:
-    return len(normalised) * 3 // 4
+    @property
+    def size(self) -> int:
+        """The decoded byte count."""
+        return self.end * 3 // 4
 
-
-async def base64_chunks(normalised: str) -> AsyncIterator[bytes]:
-    """Decodes a normalised base64 string a piece at a time."""
-    for start in range(0, len(normalised), B64_PIECE):
-        piece = normalised[start:start + B64_PIECE]
-        try:
-            yield base64.b64decode(piece + "=" * (-len(piece) % 4))
-        except (binascii.Error, ValueError):
-            raise ParseError(errors.FILE_SAVE_ERROR, "Invalid file upload.") from None
+    async def chunks(self) -> AsyncIterator[bytes]:
+        for start in range(0, self.end, B64_PIECE):
+            piece = self.text[start:min(start + B64_PIECE, self.end)]
+            try:
+                yield base64.b64decode(piece + "=" * (-len(piece) % 4))
+            except (binascii.Error, ValueError):
+                raise ParseError(errors.FILE_SAVE_ERROR, "Invalid file upload.") from None
 
 
 def check_keywords(value: Any, depth: int = 0) -> None:

@@ -10,6 +10,7 @@ whole, and never past the size limit."""
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import math
 import re
@@ -63,17 +64,30 @@ def _uses_envelope(request: web.Request) -> bool:
     return not request.headers.get("Authorization", "").lower().startswith("basic ")
 
 
-async def read_limited(request: web.Request, limit: int, too_large: Exception) -> bytes:
+async def read_limited(request: web.Request, limit: int, too_large: Exception) -> bytearray:
     """The request body, refused with ``too_large`` once it passes ``limit``."""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise too_large
+    if declared is not None:
+        # Filled in place: no growth copies of a large envelope.
+        body = bytearray(declared)
+        view = memoryview(body)
+        filled = 0
+        async for chunk in request.content.iter_chunked(CHUNK_SIZE):
+            if filled + len(chunk) > declared:
+                raise too_large
+            view[filled:filled + len(chunk)] = chunk
+            filled += len(chunk)
+        view.release()
+        del body[filled:]
+        return body
     body = bytearray()
     async for chunk in request.content.iter_chunked(CHUNK_SIZE):
         body += chunk
         if len(body) > limit:
             raise too_large
-    return bytes(body)
+    return body
 
 
 async def _authenticate(request: web.Request, body: object) -> tuple[Auth, envelope.Credentials, object]:
@@ -150,36 +164,48 @@ async def _raw_upload(request: web.Request, filename: str) -> tuple[Auth, Upload
     return auth, job
 
 
+async def _read_envelope(request: web.Request, limit: int) -> dict:
+    """The envelope's JSON, read without holding more than two copies of it."""
+    envelope_limit = math.ceil(limit / 3) * 4 + ENVELOPE_SLACK
+    raw = await read_limited(request, envelope_limit, FileTooLarge(limit))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    del raw  # the body is held once as bytes, then once as text
+    try:
+        # The standard parser: orjson's working memory reaches about 12x a
+        # large string's size.
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise unauthorized()  # no credentials anywhere, as Parse Server answers
+    return body
+
+
 async def _envelope_upload(request: web.Request, engine: Engine, filename: str) -> tuple[Auth, Upload]:
     """The JS SDK's ``{"base64", "_ContentType", "fileData", "_ApplicationId", ...}``.
     The body is buffered (bounded by the size limit), the base64 decoded in
     pieces as the adapter consumes it."""
-    limit = engine.settings.max_upload_size
-    envelope_limit = math.ceil(limit / 3) * 4 + ENVELOPE_SLACK
-    raw = await read_limited(request, envelope_limit, FileTooLarge(limit))
-    try:
-        body = orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        body = None
-    del raw
-    if not isinstance(body, dict):
-        raise unauthorized()  # no credentials anywhere, as Parse Server answers
+    body = await _read_envelope(request, engine.settings.max_upload_size)
     auth, creds, body = await _authenticate(request, body)
-    file_data = body.get("fileData") if isinstance(body, dict) else None
+    body = body if isinstance(body, dict) else {}
+    file_data = body.get("fileData")
     file_data = file_data if isinstance(file_data, dict) else {}
     _check_directory(request, auth, file_data)
-    text = body.get("base64") if isinstance(body, dict) else None
-    if not isinstance(text, str):
+    encoded = body.pop("base64", None)
+    if not isinstance(encoded, str):
         raise ParseError(errors.FILE_SAVE_ERROR, "Invalid file upload.")
-    normalised = core_files.normalise_base64(text)
-    del text, body
+    source = core_files.Base64Source(encoded)
+    del encoded
     metadata = file_data.get("metadata")
     tags = file_data.get("tags")
     job = Upload(
         filename=filename,
-        chunks=core_files.base64_chunks(normalised),
+        chunks=source.chunks(),
         content_type=creds.content_type or request.headers.get("Content-Type"),
-        length=core_files.base64_size(normalised),
+        length=source.size,
         metadata=metadata if isinstance(metadata, dict) else {},
         tags=tags if isinstance(tags, dict) else {},
     )
