@@ -62,7 +62,8 @@ from bapp.core.triggers import Registry, Request
 __all__ = [
     "Error", "Request", "Registry", "registry", "registering", "define", "job", "before_save", "after_save",
     "before_delete", "after_delete", "before_find", "after_find", "before_login", "after_login",
-    "after_logout", "find", "first", "get", "count", "create", "update", "delete", "run", "pointer",
+    "after_logout", "before_save_file", "after_save_file", "before_delete_file", "after_delete_file",
+    "find", "first", "get", "count", "create", "update", "delete", "run", "pointer",
 ]
 
 _default_registry = Registry()
@@ -163,3 +164,24 @@ def after_login(fn: Hook | None = None, *, validator: Any = None) -> Any:
 
 def after_logout(fn: Hook | None = None, *, validator: Any = None) -> Any:
     return _user_trigger("afterLogout", "_Session", fn, validator)
+
+
+# File hooks: ``req.file`` is a ``bapp.core.files.FileInfo`` (name, url,
+# content_type, size, metadata). ``cloud.before_save("@File")`` is the same
+# hook under Parse 7+'s name.
+def before_save_file(fn: Hook | None = None, *, validator: Any = None) -> Any:
+    """May rename the file, change its metadata, refuse it, or return an
+    already stored file (``{"__type": "File", "name", "url"}``) to skip the upload."""
+    return _user_trigger("beforeSaveFile", "@File", fn, validator)
+
+
+def after_save_file(fn: Hook | None = None, *, validator: Any = None) -> Any:
+    return _user_trigger("afterSaveFile", "@File", fn, validator)
+
+
+def before_delete_file(fn: Hook | None = None, *, validator: Any = None) -> Any:
+    return _user_trigger("beforeDeleteFile", "@File", fn, validator)
+
+
+def after_delete_file(fn: Hook | None = None, *, validator: Any = None) -> Any:
+    return _user_trigger("afterDeleteFile", "@File", fn, validator)

@@ -4,13 +4,14 @@ afterDeleteFile), registered on the engine's trigger registry under Parse
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from bapp.core.files import FileInfo
 from bapp.errors import ParseError
-from tests.conftest import APP_ID, make_settings
+from tests.conftest import APP_ID, Client, make_settings, start_server
 from tests.test_files import NAME, fetch, stored_files, upload
 
 
@@ -146,3 +147,56 @@ async def test_delete_hooks(api, token, files_dir):
     refused = await api.delete(f"/files/{kept.body['name']}", master=True)
     assert (refused.status, refused.body) == (400, {"code": 153, "error": "keep it"})
     assert (await fetch(api, kept.body["url"]))[1] == b"x"
+
+
+# ------------------------------------------------------------------ through cloud code
+CLOUD = '''
+from bapp import cloud
+
+SEEN = []
+
+
+@cloud.before_save_file
+async def before(req):
+    SEEN.append(("before", req.file.name, req.user["username"] if req.user else None))
+    if req.file.name.startswith("blocked"):
+        raise cloud.Error(cloud.Error.FILE_SAVE_ERROR, "blocked by cloud code")
+    req.file.metadata["source"] = "cloud"
+
+
+@cloud.after_save_file()
+def after(req):
+    SEEN.append(("after", req.file.size))
+
+
+@cloud.before_delete_file
+def before_delete(req):
+    SEEN.append(("before_delete", req.master))
+
+
+@cloud.after_delete_file
+def after_delete(req):
+    SEEN.append(("after_delete", req.file.name))
+'''
+
+
+async def test_file_hooks_from_cloud_code(tmp_path, files_dir):
+    cloud_file = tmp_path / "main.py"
+    cloud_file.write_text(CLOUD)
+    server, session = await start_server(make_settings(files_path=str(files_dir), cloud_path=str(cloud_file)))
+    api = Client(session, f"http://127.0.0.1:{server.port}/parse", server)
+    try:
+        token = (await api.signup("clouded"))["sessionToken"]
+        saved = await upload(api, "ok.txt", b"abc", token=token)
+        assert saved.status == 201
+        meta = await api.get(f"/files/{APP_ID}/metadata/{saved.body['name']}")
+        assert meta.body == {"metadata": {"source": "cloud"}}
+        blocked = await upload(api, "blocked.txt", b"abc", token=token)
+        assert (blocked.status, blocked.body) == (400, {"code": 130, "error": "blocked by cloud code"})
+        assert (await api.delete(f"/files/{saved.body['name']}", master=True)).status == 200
+        module = sys.modules[api.engine.triggers.modules[0]]
+        assert module.SEEN == [("before", "ok.txt", "clouded"), ("after", 3), ("before", "blocked.txt", "clouded"),
+                               ("before_delete", True), ("after_delete", saved.body["name"])]
+    finally:
+        await session.close()
+        await server.close()
