@@ -78,8 +78,11 @@ class Engine:
     async def create(self, class_name: str, data: Any, auth: Auth) -> dict:
         return await write.create(self, class_name, data, auth)
 
-    async def update(self, class_name: str, object_id: Any, data: Any, auth: Auth) -> dict:
-        return await write.update(self, class_name, object_id, data, auth)
+    async def update(self, class_name: str, object_id: Any, data: Any, auth: Auth,
+                     where: dict | None = None) -> dict:
+        """``where``: a condition the object must match at the moment of the
+        (atomic) write; a miss is 101 (see ``write.update``)."""
+        return await write.update(self, class_name, object_id, data, auth, condition=where)
 
     async def delete(self, class_name: str, object_id: Any, auth: Auth) -> dict:
         return await write.delete(self, class_name, object_id, auth)

@@ -14,7 +14,8 @@ from bapp import errors
 from bapp.core import ops, types, users
 from bapp.core import permissions as perms
 from bapp.core.auth import Auth
-from bapp.core.read import class_schema, clean_object
+from bapp.core.query import WhereValidator
+from bapp.core.read import class_schema, clean_object, resolve_subqueries
 from bapp.core.schema import ClassSchema, builtin_fields, geopoint_conflict, mismatch
 from bapp.core.triggers import call_hook
 from bapp.errors import ParseError
@@ -262,7 +263,13 @@ def _not_found(class_name: str, auth: Auth, deleting: bool = False, object_id: A
     return ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
 
 
-async def update(engine: Engine, class_name: str, object_id: Any, data: Any, auth: Auth) -> dict:
+async def update(engine: Engine, class_name: str, object_id: Any, data: Any, auth: Auth,
+                 condition: dict | None = None) -> dict:
+    """Updates one object. ``condition`` (server-side callers only) is a
+    where the object must still match when the write happens: it is ANDed
+    into the filter of the one atomic database update, so a guard such as
+    ``{"stock": {"$gte": 3}}`` next to an Increment of -3 can never oversell.
+    A miss answers 101, as an update the caller may not make does."""
     perms.check_class_access(class_name, auth, "update")
     body = check_body(engine, class_name, data, creating=False)
     schema = await class_schema(engine, class_name, auth)
@@ -270,6 +277,7 @@ async def update(engine: Engine, class_name: str, object_id: Any, data: Any, aut
         raise ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
     group = await engine.auth.acl_group(auth)
     extra = perms.clp_constraint(schema, "update", auth, group)
+    guard = await update_condition(engine, class_name, schema, condition, auth)
     original = await load_original(engine, class_name, schema, object_id)
     if class_name == "_Session" and not auth.master:
         users.check_session_update(body, original or {}, auth)
@@ -291,12 +299,15 @@ async def update(engine: Engine, class_name: str, object_id: Any, data: Any, aut
     if not auth.master:
         where = perms.and_where(where, perms.write_acl_constraint(group))
     where = perms.and_where(where, extra)
+    where = perms.and_where(where, guard)
     try:
         async with users.identity_guard(engine, class_name, db_update, object_id):
             current_raw = await engine.storage.update(class_name, schema.fields, where, db_update)
     except DuplicateValue as exc:
         raise users.duplicate_error(class_name, exc) from None
     if current_raw is None:
+        if guard is not None:
+            raise ParseError(errors.OBJECT_NOT_FOUND, CONDITION_FAILED)
         raise _not_found(class_name, auth, object_id=object_id)
     await _apply_relations(engine, class_name, object_id, body)
 
@@ -314,6 +325,22 @@ async def update(engine: Engine, class_name: str, object_id: Any, data: Any, aut
     await engine.after_write(class_name, clean_copy(original), current)
     await run_after(engine, "afterSave", class_name, current, clean_copy(original), auth)
     return response
+
+
+CONDITION_FAILED = "Object not found or it does not match the update condition."
+
+
+async def update_condition(engine: Engine, class_name: str, schema: ClassSchema, condition: Any,
+                           auth: Auth) -> dict | None:
+    """The validated ``condition`` of a conditional update (None without
+    one). Subqueries in it are resolved first with the caller's rights; only
+    plain field constraints are decided atomically with the write."""
+    if condition is None:
+        return None
+    if not isinstance(condition, dict) or not condition:
+        raise ParseError(errors.INVALID_QUERY, "An update condition must be a non-empty where object.")
+    validated = WhereValidator(schema.fields, auth.master, engine.settings.limits).validate(condition)
+    return await resolve_subqueries(engine, class_name, schema, validated, auth, 0)
 
 
 def _echo(response: dict, key: str, current: dict) -> None:
