@@ -281,15 +281,18 @@ async def create(class_name: str, data: dict, *, master: bool = False, user: Any
 
 
 @_cloud_errors
-async def update(class_name: str, object_id: str, data: dict, *, master: bool = False, user: Any = None,
-                 session_token: str | None = None, context: dict | None = None) -> dict:
+async def update(class_name: str, object_id: str, data: dict, *, where: dict | None = None, master: bool = False,
+                 user: Any = None, session_token: str | None = None, context: dict | None = None) -> dict:
     """Updates an object (``__op`` operations allowed); returns the changed
-    fields with ``objectId`` and ``updatedAt``."""
+    fields with ``objectId`` and ``updatedAt``. ``where`` makes it
+    conditional: the object must match it at the moment of the atomic
+    write, else 101 and nothing changes (e.g. ``where={"stock": {"$gte": 3}}``
+    with ``{"stock": {"__op": "Increment", "amount": -3}}`` never oversells)."""
     engine = current_engine()
     name = normalize_class(class_name)
     auth = await auth_for(engine, master=master, user=user, session_token=session_token, context=context)
     body = to_rest(data)
-    response = await engine.update(name, object_id, body, auth)
+    response = await engine.update(name, object_id, body, auth, where=to_rest(where) if where is not None else None)
     return _saved(name, body, response, object_id)
 
 
