@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bapp import livequery
+from bapp import apps, livequery
 from bapp.config import Settings
 from bapp.core import cloud_loader
 from bapp.core.engine import Engine
@@ -57,11 +57,21 @@ def attach_schema_files(engine: Engine) -> None:
     engine.startup_tasks.append(schema_apply.startup_task(files))
 
 
+def attach_admin(engine: Engine) -> None:
+    """Creates the first admin user at start-up when one is configured."""
+    settings = engine.settings
+    if settings.admin_username and settings.admin_password:
+        engine.startup_tasks.append(
+            apps.admin_startup_task(settings.admin_username, settings.admin_password, settings.admin_role))
+
+
 def build_app(settings: Settings, engine: Engine | None = None) -> web.Application:
+    apps.apply_app(settings)  # --app NAME: its schema file and cloud code
     engine = engine or build_engine(settings)
     if engine.files is None:
         attach_files(engine)
     attach_schema_files(engine)  # raises SchemaFileError (file and JSON path) on an invalid file
+    attach_admin(engine)  # after the schema files, which create the app's roles
     cloud = cloud_loader.install(engine, settings)  # raises CloudLoadError (file:line) on bad code
     live = livequery.install(engine)
     app = create_app(engine, build_router(), websocket=live.handle, extra_routes=file_routes.register)
