@@ -66,11 +66,13 @@ def serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bapp import server
+    from bapp.core.schema_apply import SchemaApplyError
+    from bapp.core.schema_files import SchemaFileError
 
     try:
         settings = settings_from_args(args)
         app = server.build_app(settings)
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError, SchemaFileError) as exc:
         print(f"bapp: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
@@ -79,8 +81,12 @@ def serve(args: argparse.Namespace) -> int:
     print(server.banner(settings), flush=True)
     # Long query strings (REST clients put `where` in the URL) need more than
     # aiohttp's 8 KiB request-line default.
-    web.run_app(app, host=settings.host, port=settings.port, print=None,
-                handler_args={"max_line_size": 65536, "max_field_size": 65536})
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None,
+                    handler_args={"max_line_size": 65536, "max_field_size": 65536})
+    except SchemaApplyError as exc:  # schema files conflict with the stored schema
+        print(f"bapp: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -41,6 +41,8 @@ class Engine:
         self.log = logging.getLogger("bapp")
         # Set by the cloud-code layer to run hooks with its request object.
         self.hook_runner: Callable[[Registered, Request], Awaitable[Any]] | None = None
+        # Run in order at the end of start() (e.g. applying schema files).
+        self.startup_tasks: list[Callable[[Engine], Awaitable[None]]] = []
         storage.file_url = self.file_url
 
     # ---------------------------------------------------------------- setup
@@ -50,6 +52,8 @@ class Engine:
         for name in ("_User", "_Role"):
             await self.schemas.ensure_class(name)
         await self._ensure_system_indexes()
+        for task in self.startup_tasks:
+            await task(self)
 
     async def _ensure_system_indexes(self) -> None:
         user_fields = self.schemas.fields_of("_User")

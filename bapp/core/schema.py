@@ -53,7 +53,7 @@ class ClassSchema:
         out: dict[str, Any] = {
             "className": self.class_name,
             "fields": fields_out,
-            "classLevelPermissions": self.permissions,
+            "classLevelPermissions": copy.deepcopy(self.permissions),
         }
         if self.indexes:
             out["indexes"] = copy.deepcopy(self.indexes)
@@ -61,6 +61,9 @@ class ClassSchema:
 
     def relation_fields(self) -> list[str]:
         return [n for n, s in self.fields.items() if s.get("type") == "Relation"]
+
+    def copy(self) -> ClassSchema:
+        return copy.deepcopy(self)
 
 
 def builtin_fields(class_name: str) -> dict[str, dict]:
@@ -109,7 +112,10 @@ def from_db(doc: dict) -> ClassSchema:
         spec = type_from_db(value)
         if spec is None:
             continue
-        spec.update({k: v for k, v in (options.get(key) or {}).items() if k in ("required", "defaultValue")})
+        # Parse Server merges every stored field option over the type.
+        extra = options.get(key)
+        if isinstance(extra, dict):
+            spec.update({k: copy.deepcopy(v) for k, v in extra.items() if k not in ("type", "targetClass")})
         fields[key] = spec
     return ClassSchema(
         class_name=name,
@@ -128,7 +134,7 @@ def to_db(schema: ClassSchema) -> dict:
         if schema.class_name == "_User" and name == "password":
             continue
         doc[name] = type_to_db(spec)
-        opts = {k: spec[k] for k in ("required", "defaultValue") if k in spec}
+        opts = {k: copy.deepcopy(v) for k, v in spec.items() if k not in ("type", "targetClass")}
         if opts:
             options[name] = opts
     meta: dict[str, Any] = {}
@@ -155,7 +161,18 @@ class SchemaCache:
         self._loaded_at = 0.0
         self.loads = 0  # database loads, for round-trip tests
 
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held by every read-modify-write of a schema (schema on write, the
+        schema API, start-up application), so changes never overwrite each other."""
+        return self._lock
+
     async def load(self) -> None:
+        async with self._lock:
+            await self.load_locked()
+
+    async def load_locked(self) -> None:
+        """Reloads from the database; the caller holds :attr:`lock`."""
         docs = await self.storage.load_schemas()
         self.loads += 1
         self.classes = {d["_id"]: from_db(d) for d in docs if isinstance(d.get("_id"), str)}

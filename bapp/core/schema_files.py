@@ -29,7 +29,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 __all__ = ["BUILTIN_CLASSES", "DEFAULT_FIELDS", "FIELD_TYPES", "SchemaFileError",
-           "data_dictionary", "load_schema_dir", "load_schema_file", "mermaid_er",
+           "data_dictionary", "load_schema_dir", "load_schema_file", "load_schema_path", "mermaid_er",
            "render_docs", "validate_schema_document"]
 
 FIELD_TYPES = ("String", "Number", "Boolean", "Date", "Object", "Array", "GeoPoint",
@@ -128,16 +128,31 @@ def load_schema_file(path: str | Path) -> dict[str, Any]:
 
 def load_schema_dir(path: str | Path) -> list[dict[str, Any]]:
     """Load every ``*.json`` file of a directory, sorted by file name."""
-    docs: list[dict[str, Any]] = []
+    return [doc for _, doc in _load_dir(Path(path))]
+
+
+def load_schema_path(path: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+    """(file, document) for a schema file or every ``*.json`` of a directory
+    (sorted by name): what ``bapp serve --schemas PATH`` applies."""
+    target = Path(path)
+    if target.is_dir():
+        return _load_dir(target)
+    if target.is_file():
+        return [(target, load_schema_file(target))]
+    raise SchemaFileError(path, "$", "no such file or directory")
+
+
+def _load_dir(path: Path) -> list[tuple[Path, dict[str, Any]]]:
+    out: list[tuple[Path, dict[str, Any]]] = []
     seen: dict[str, Path] = {}
-    for file in sorted(Path(path).glob("*.json"), key=lambda p: p.name):
+    for file in sorted(path.glob("*.json"), key=lambda p: p.name):
         doc = load_schema_file(file)
         if doc["app"] in seen:
             raise SchemaFileError(file, "$.app", f"app {doc['app']!r} is also defined in "
                                                  f"{seen[doc['app']].name}")
         seen[doc["app"]] = file
-        docs.append(doc)
-    return docs
+        out.append((file, doc))
+    return out
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

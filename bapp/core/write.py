@@ -65,30 +65,36 @@ def check_acl(value: Any) -> dict:
 # ------------------------------------------------------------------ schema
 
 async def enforce_schema(engine: Engine, class_name: str, schema: ClassSchema | None, data: dict,
-                         auth: Auth, group: list[str], *, creating: bool) -> ClassSchema:
-    """Type checks and schema-on-write: adds new fields (addField CLP) and
-    returns the class schema the write uses."""
+                         auth: Auth, group: list[str], *, creating: bool,
+                         constraints: list[dict] | None = None) -> ClassSchema:
+    """Schema on write, in Parse Server's order: the addField CLP for keys the
+    class lacks, the one-GeoPoint rule, type checks, then the new fields are
+    added. Returns the class schema the write uses; on update, a pointer-field
+    addField rule is appended to ``constraints`` for the write's query."""
     fields = schema.fields if schema else builtin_fields(class_name)
+    if schema is not None and not auth.master and _adds_fields(fields, data):
+        extra = add_field_permission(schema, auth, group, creating=creating)
+        if extra is not None and constraints is not None:
+            constraints.append(extra)
+    if sum(1 for v in data.values() if isinstance(v, dict) and v.get("__type") == "GeoPoint") > 1:
+        raise ParseError(errors.INCORRECT_TYPE, "there can only be one geopoint field in a class")
     new_fields: dict[str, dict] = {}
     for key, value in data.items():
         root = key.split(".", 1)[0]
         if key == "ACL" or key.startswith("_") or (root == "authData" and class_name == "_User"):
             continue
-        if "." in key:
-            if root not in fields and root not in new_fields:
-                new_fields[root] = {"type": "Object"}
-            elif root in fields and fields[root]["type"] != "Object":
-                raise ParseError(errors.INCORRECT_TYPE, f"schema mismatch for {class_name}.{root}; expected {fields[root]['type']} but got Object")
-            continue
-        if ops.is_op(value) and value["__op"] == "Delete":
-            continue
         got = types.type_of(value)
         if got is None:
             continue
-        expected = fields.get(key)
+        if "." in key:
+            # Parse Server: "a.0" implies an Array, any other "a.b" an Object.
+            sub = key.split(".")[1]
+            listed = all(c.isdigit() for c in sub) and root not in ("sentPerUTCOffset", "failedPerUTCOffset")
+            key, got = root, {"type": "Array" if listed else "Object"}
+        expected = fields.get(key) or new_fields.get(key)
         if expected is None:
-            if got["type"] == "GeoPoint" and geopoint_conflict({**fields, **new_fields}, key):
-                raise ParseError(errors.INCORRECT_TYPE, "there can only be one geopoint field in a class")
+            if got["type"] == "GeoPoint" and geopoint_conflict(fields, key):
+                raise ParseError(errors.INCORRECT_TYPE, "MongoDB only supports one GeoPoint field in a class.")
             new_fields[key] = got
         elif not types.same_type(expected, got):
             raise mismatch(class_name, key, expected, got)
@@ -97,30 +103,74 @@ async def enforce_schema(engine: Engine, class_name: str, schema: ClassSchema | 
             raise ParseError(errors.OPERATION_FORBIDDEN, f"This user is not allowed to access non-existent class: {class_name}")
         types.check_class_name(class_name)
     if new_fields:
-        if schema is not None:
-            perms.clp_constraint(schema, "addField", auth, group)
         return await engine.schemas.add_fields(class_name, new_fields)
     if schema is None:
         return await engine.schemas.ensure_class(class_name)
     return schema
 
 
+def _adds_fields(fields: dict[str, dict], data: dict) -> bool:
+    """Whether the write names a field the class lacks (a null counts, an
+    unset does not): that needs the addField permission."""
+    for key, value in data.items():
+        if key.startswith("_") or _is_unset(value):
+            continue
+        if key.split(".", 1)[0] not in fields:
+            return True
+    return False
+
+
+def add_field_permission(schema: ClassSchema, auth: Auth, group: list[str], *, creating: bool) -> dict | None:
+    """The addField CLP as Parse Server applies it: writeUserFields allow it,
+    pointerFields only on update, where they (and writeUserFields) become a
+    constraint on the updated object, returned here."""
+    clp = schema.permissions
+    allowed = clp.get("addField") or {}
+    if any(allowed.get(who) is True for who in group):
+        return None
+    write_fields = list(clp.get("writeUserFields") or [])
+    pointer_fields = list(allowed.get("pointerFields") or [])
+    if allowed.get("requiresAuthentication") is True:
+        if not auth.user:
+            raise ParseError(errors.OBJECT_NOT_FOUND, "Permission denied, user needs to be authenticated.")
+    elif not write_fields and (creating or not pointer_fields):
+        raise ParseError(errors.OPERATION_FORBIDDEN,
+                         f"Permission denied for action addField on class {schema.class_name}.")
+    names = list(dict.fromkeys(pointer_fields + write_fields))
+    if creating or not names:
+        return None
+    if not auth.user:
+        return dict(perms.NOTHING)
+    ptr = auth.user_pointer
+    ors = [{n: {"$all": [ptr]}} if schema.fields.get(n, {}).get("type") == "Array" else {n: ptr} for n in names]
+    return ors[0] if len(ors) == 1 else {"$or": ors}
+
+
+def _is_unset(value: Any) -> bool:
+    return ops.is_op(value) and value["__op"] == "Delete"
+
+
 def apply_defaults_and_required(schema: ClassSchema, data: dict, *, creating: bool,
                                 changed: set[str]) -> None:
+    """Parse Server's setRequiredFieldsIfNeeded: on create a missing or unset
+    field takes its defaultValue (an explicit null or "" does not), then a
+    required field still null, "" or unset is 142; on update only the keys
+    sent are checked and no default is applied."""
+    if not creating:
+        for name, value in data.items():
+            spec = schema.fields.get(name)
+            if spec and spec.get("required") is True and (value is None or value == "" or _is_unset(value)):
+                raise ParseError(errors.VALIDATION_ERROR, f"{name} is required")
+        return
     for name, spec in schema.fields.items():
-        if creating and "defaultValue" in spec and data.get(name) is None:
+        value = data.get(name)
+        if not (value is None or value == "" or _is_unset(value)):
+            continue
+        if spec.get("defaultValue") is not None and (name not in data or _is_unset(value)):
             data[name] = copy.deepcopy(spec["defaultValue"])
             changed.add(name)
-        if not spec.get("required"):
-            continue
-        if creating:
-            value = data.get(name)
-            if value is None or value == "" or (ops.is_op(value) and value["__op"] == "Delete"):
-                raise ParseError(errors.VALIDATION_ERROR, f"{name} is required")
-        elif name in data:
-            value = data[name]
-            if value is None or value == "" or (ops.is_op(value) and value["__op"] == "Delete"):
-                raise ParseError(errors.VALIDATION_ERROR, f"{name} is required")
+        elif spec.get("required") is True:
+            raise ParseError(errors.VALIDATION_ERROR, f"{name} is required")
 
 
 # ------------------------------------------------------------------ hooks
@@ -288,7 +338,9 @@ async def update(engine: Engine, class_name: str, object_id: Any, data: Any, aut
         body = await users.prepare_user_update(engine, body, original, auth)
     elif class_name == "_Role":
         users.check_role(body, creating=False)
-    schema = await enforce_schema(engine, class_name, schema, body, auth, group, creating=False)
+    added_rules: list[dict] = []
+    schema = await enforce_schema(engine, class_name, schema, body, auth, group, creating=False,
+                                  constraints=added_rules)
     apply_defaults_and_required(schema, body, creating=False, changed=changed)
 
     moment = types.now()
@@ -300,6 +352,8 @@ async def update(engine: Engine, class_name: str, object_id: Any, data: Any, aut
         where = perms.and_where(where, perms.write_acl_constraint(group))
     where = perms.and_where(where, extra)
     where = perms.and_where(where, guard)
+    for rule in added_rules:
+        where = perms.and_where(where, rule)
     try:
         async with users.identity_guard(engine, class_name, db_update, object_id):
             current_raw = await engine.storage.update(class_name, schema.fields, where, db_update)

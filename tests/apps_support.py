@@ -1,0 +1,300 @@
+"""Shared helpers for the bundled-app tests (``tests/test_app_*.py``).
+
+- ``app_server("ecommerce")``: an in-process server running one app (its
+  schema file, roles and cloud code), as an ``AppClient`` (the conftest
+  REST client plus sign-up/login/admin helpers and cloud-function calls).
+- ``spawn_app("ecommerce")``: the same as a ``python -m bapp serve --app``
+  subprocess, for examples and anything that must see the real command.
+- ``LiveClient``: a small LiveQuery websocket client (connect, subscribe,
+  wait for an event, prove that none comes).
+
+    async with app_server("ecommerce") as api:
+        admin = await api.admin("boss")                  # user in role admin, logged in
+        alice = await api.signup("alice")                # {"objectId", "sessionToken", ...}
+        status, body = await api.call("placeOrder", {...}, token=alice["sessionToken"])
+        async with LiveClient(api.ws_url) as live:
+            await live.connect(session_token=alice["sessionToken"])
+            await live.subscribe("Order", {"status": "shipped"})
+            event = await live.next_event()
+
+Every helper talks to the server over HTTP/websocket the way a client
+would; only ``admin()`` on an in-process server takes the start-up path
+(``bapp.apps.ensure_admin``) that ``--admin-username`` uses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import websockets
+from conftest import APP_ID, MASTER_KEY, Client, Reply, make_settings, start_server
+
+from bapp import apps
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENT_TIMEOUT = 5.0
+START_TIMEOUT = 30.0
+
+
+class AppClient(Client):
+    """The conftest REST client with app-level conveniences."""
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1)
+
+    async def login(self, username: str, password: str = "pw") -> dict:
+        reply = await self.post("/login", {"username": username, "password": password})
+        assert reply.status == 200, reply.body
+        return reply.body
+
+    async def admin(self, username: str = "admin", password: str = "pw", role: str = "admin") -> dict:
+        """A user in ``role`` (created if missing), logged in: the user
+        object with ``sessionToken``."""
+        if self.server is not None:
+            await apps.ensure_admin(self.engine, username, password, role)
+        else:
+            await asyncio.to_thread(apps.create_admin_over_rest, self.url, APP_ID, MASTER_KEY, username,
+                                    password, role)
+        return await self.login(username, password)
+
+    async def add_to_role(self, user_id: str, role: str) -> None:
+        """Adds a user to an existing role (master key)."""
+        status, found = await self.get("/roles", params={"where": {"name": role}}, master=True)
+        assert status == 200 and found["results"], f"no role {role}: {found}"
+        body = {"users": {"__op": "AddRelation", "objects": [pointer("_User", user_id)]}}
+        status, out = await self.put(f"/roles/{found['results'][0]['objectId']}", body, master=True)
+        assert status == 200, out
+
+    async def call(self, name: str, params: dict | None = None, **kw: Any) -> Reply:
+        """``POST /functions/<name>``."""
+        return await self.post(f"/functions/{name}", params or {}, **kw)
+
+    async def create(self, class_name: str, body: dict, **kw: Any) -> dict:
+        """Creates an object and insists on 201; returns the response body."""
+        reply = await self.post(f"/classes/{class_name}", body, **kw)
+        assert reply.status == 201, reply.body
+        return reply.body
+
+    async def fetch(self, class_name: str, object_id: str, **kw: Any) -> dict:
+        """An object read with the master key unless told otherwise."""
+        kw.setdefault("master", True)
+        reply = await self.get(f"/classes/{class_name}/{object_id}", **kw)
+        assert reply.status == 200, reply.body
+        return reply.body
+
+
+def pointer(class_name: str, object_id: str) -> dict:
+    return {"__type": "Pointer", "className": class_name, "objectId": object_id}
+
+
+def error(reply: Reply) -> tuple[int, int, str]:
+    """(HTTP status, Parse code, message) of an error reply."""
+    body = reply.body if isinstance(reply.body, dict) else {}
+    return reply.status, body.get("code"), body.get("error")
+
+
+@contextlib.asynccontextmanager
+async def app_server(app: str, **overrides: Any) -> AsyncIterator[AppClient]:
+    """An in-process server on a loopback port running ``app`` (in memory,
+    or on MongoDB when BAPP_TEST_DATABASE_URI is set)."""
+    settings = make_settings(app=app, **overrides)
+    server, session = await start_server(settings)
+    client = AppClient(session, f"http://127.0.0.1:{server.port}{settings.mount_path}", server)
+    try:
+        yield client
+    finally:
+        await session.close()
+        await server.close()
+
+
+@contextlib.asynccontextmanager
+async def remote_client(url: str) -> AsyncIterator[AppClient]:
+    """An ``AppClient`` for a server in another process (``spawn_app``);
+    ``engine`` is not available on it."""
+    async with aiohttp.ClientSession() as session:
+        yield AppClient(session, url, None)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ subprocess
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AppProcess:
+    """``python -m bapp serve --app NAME`` on a free loopback port; its
+    output goes to a temporary log file (``output()``)."""
+
+    def __init__(self, app: str, *, admin: tuple[str, str] | None = None, extra_args: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/parse"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/parse"
+        self.app_id = APP_ID
+        self.master_key = MASTER_KEY
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bapp-{app}-", suffix=".log", delete=False)
+        self.files_dir = tempfile.mkdtemp(prefix="bapp-app-files-")
+        command = [sys.executable, "-m", "bapp", "serve", "--app", app, "--host", "127.0.0.1",
+                   "--port", str(self.port), "--app-id", APP_ID, "--master-key", MASTER_KEY]
+        if admin:
+            command += ["--admin-username", admin[0], "--admin-password", admin[1]]
+        command += extra_args or []
+        self.process = subprocess.Popen(command, cwd=ROOT, env=self._env(env), stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+
+    def _env(self, extra: dict[str, str] | None) -> dict[str, str]:
+        # A developer's BAPP_* variables must not leak into the server under test.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BAPP_")}
+        env["BAPP_LOG_LEVEL"] = "warning"
+        env["BAPP_FILES_PATH"] = self.files_dir
+        uri = os.environ.get("BAPP_TEST_DATABASE_URI")
+        if uri:
+            env["BAPP_DATABASE_URI"] = uri
+            env["BAPP_DATABASE_NAME"] = "bapp_app_" + uuid.uuid4().hex[:12]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        env.update(extra or {})
+        return env
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"bapp serve --app {self.app} exited with {self.process.returncode}:\n"
+                                   f"{self.output()}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"bapp serve --app {self.app} did not answer within {timeout}s:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.log.name)
+        shutil.rmtree(self.files_dir, ignore_errors=True)
+
+    def example_env(self) -> dict[str, str]:
+        """The variables the examples read to find the server."""
+        env = dict(os.environ)
+        env.update({"BAPP_URL": self.url, "BAPP_APP_ID": self.app_id, "BAPP_MASTER_KEY": self.master_key,
+                    "NODE_NO_WARNINGS": "1"})
+        return env
+
+
+@contextlib.contextmanager
+def spawn_app(app: str, **kwargs: Any) -> Iterator[AppProcess]:
+    """A ready ``AppProcess``, stopped on exit."""
+    proc = AppProcess(app, **kwargs)
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.stop()
+
+
+# ------------------------------------------------------------------ LiveQuery
+
+class LiveClient:
+    """A LiveQuery client over one websocket.
+
+    ``next_event()`` returns the next create/enter/update/leave/delete frame
+    (``op`` and ``object``...), skipping nothing else silently: an error frame
+    raises. ``no_event(within)`` proves that nothing arrives for a while
+    (use it after the write that must NOT be announced)."""
+
+    def __init__(self, ws_url: str, app_id: str = APP_ID) -> None:
+        self.ws_url = ws_url
+        self.app_id = app_id
+        self.ws: Any = None
+        self.client_id: str | None = None
+        self._ids = itertools.count(1)
+
+    async def __aenter__(self) -> LiveClient:
+        self.ws = await websockets.connect(self.ws_url)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+            self.ws = None
+
+    async def send(self, message: dict) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def recv(self, timeout: float = EVENT_TIMEOUT) -> dict:
+        return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+
+    async def connect(self, session_token: str | None = None, **fields: Any) -> dict:
+        message = {"op": "connect", "applicationId": self.app_id, **fields}
+        if session_token:
+            message["sessionToken"] = session_token
+        await self.send(message)
+        reply = await self.recv()
+        assert reply["op"] == "connected", reply
+        self.client_id = reply["clientId"]
+        return reply
+
+    async def subscribe(self, class_name: str, where: dict | None = None, *, session_token: str | None = None,
+                        keys: list[str] | None = None) -> int:
+        """Subscribes; returns the request id once the server confirmed."""
+        request_id = next(self._ids)
+        query: dict[str, Any] = {"className": class_name, "where": where or {}}
+        if keys is not None:
+            query["keys"] = keys
+        message: dict[str, Any] = {"op": "subscribe", "requestId": request_id, "query": query}
+        if session_token:
+            message["sessionToken"] = session_token
+        await self.send(message)
+        reply = await self.recv()
+        assert reply == {"op": "subscribed", "clientId": self.client_id, "requestId": request_id}, reply
+        return request_id
+
+    async def next_event(self, timeout: float = EVENT_TIMEOUT) -> dict:
+        frame = await self.recv(timeout)
+        if frame.get("op") == "error":
+            raise AssertionError(f"LiveQuery error frame: {frame}")
+        return frame
+
+    async def no_event(self, within: float = 0.5) -> None:
+        try:
+            frame = await self.recv(within)
+        except TimeoutError:
+            return
+        raise AssertionError(f"unexpected LiveQuery frame: {frame}")
