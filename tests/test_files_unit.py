@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import types
-from pathlib import Path
 
 import pytest
 from gridfs import NoFile
@@ -373,4 +372,4 @@ def test_build_files_adapter(tmp_path):
     storage = types.SimpleNamespace(db=AsyncMongoClient("mongodb://127.0.0.1:1", connect=False)["parse"])
     grid = build_files_adapter(Settings(database_uri="mongodb://127.0.0.1:1/parse"), storage)
     assert isinstance(grid, GridFSFilesAdapter)
-    assert not Path("files").exists() or Path("files").is_dir()
+    assert grid.files.full_name == "parse.fs.files"
