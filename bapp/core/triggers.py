@@ -72,6 +72,10 @@ class Request:
     log: logging.Logger = log
     # The caller's Auth, for the cloud layer (validators, acting as the caller).
     auth: Any = field(default=None, repr=False)
+    # beforeSave of an update may set a where the object must still match when
+    # the write happens: ANDed into the one atomic write, as engine.update(where=)
+    # (e.g. {"stock": {"$gte": 2}} next to an Increment of -2); a miss is 101.
+    condition: dict | None = None
 
 
 def _check_trigger_class(trigger: str, class_name: str) -> None:

@@ -176,9 +176,10 @@ def apply_defaults_and_required(schema: ClassSchema, data: dict, *, creating: bo
 # ------------------------------------------------------------------ hooks
 
 async def run_before_save(engine: Engine, class_name: str, data: dict, original: dict | None,
-                          auth: Auth) -> tuple[dict, set[str]]:
+                          auth: Auth, conditions: list[dict] | None = None) -> tuple[dict, set[str]]:
     """Runs beforeSave; returns the (possibly changed) body and the keys the
-    hook changed (echoed in the response, as Parse Server does)."""
+    hook changed (echoed in the response, as Parse Server does). A
+    ``req.condition`` the hook set on an update is appended to ``conditions``."""
     hook = engine.triggers.trigger("beforeSave", class_name)
     if not hook:
         return data, set()
@@ -188,6 +189,8 @@ async def run_before_save(engine: Engine, class_name: str, data: dict, original:
     req = engine.hook_request("beforeSave", auth, object=view,
                               original=copy.deepcopy(original) if original else None)
     await call_hook(hook, req, engine.hook_runner)
+    if conditions is not None and req.condition is not None:
+        conditions.append(req.condition)
     after = req.object if isinstance(req.object, dict) else view
     changed: set[str] = set()
     out = dict(data)
@@ -333,7 +336,12 @@ async def update(engine: Engine, class_name: str, object_id: Any, data: Any, aut
         users.check_session_update(body, original or {}, auth)
     if original is None or (not auth.master and not perms.can_write(original, group)):
         raise _not_found(class_name, auth, object_id=object_id)
-    body, changed = await run_before_save(engine, class_name, body, clean_copy(original), auth)
+    hook_conditions: list[dict] = []
+    body, changed = await run_before_save(engine, class_name, body, clean_copy(original), auth, hook_conditions)
+    for hook_condition in hook_conditions:
+        # Cloud code is trusted: its condition is validated with master rights.
+        guard = perms.and_where(guard, await update_condition(engine, class_name, schema, hook_condition,
+                                                              Auth.as_master()))
     if class_name == "_User":
         body = await users.prepare_user_update(engine, body, original, auth)
     elif class_name == "_Role":
