@@ -27,6 +27,8 @@ _FLAGS = {
     "body_limit": ("--body-limit", int),
     "log_level": ("--log-level", str),
     "files_path": ("--files-path", str),
+    "admin_username": ("--admin-username", str),
+    "admin_password": ("--admin-password", str),
 }
 
 
@@ -39,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         serve.add_argument(flag, dest=name, type=kind, default=None)
     serve.add_argument("--reload", action="store_true", help="reload cloud code when it changes")
     serve.add_argument("--allow-client-class-creation", action="store_true", default=None)
+    admin = sub.add_parser("create-admin", help="create an admin user on a running server")
+    admin.add_argument("--url", default="http://127.0.0.1:1337/parse", help="the server's API URL")
+    admin.add_argument("--app-id", default=None)
+    admin.add_argument("--master-key", default=None)
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--password", required=True)
+    admin.add_argument("--role", default="admin")
     schema = sub.add_parser("schema", help="check or document a schema file")
     schema.add_argument("action", choices=["check", "docs"])
     schema.add_argument("file")
@@ -83,7 +92,7 @@ def serve(args: argparse.Namespace) -> int:
     # aiohttp's 8 KiB request-line default.
     try:
         web.run_app(app, host=settings.host, port=settings.port, print=None,
-                    handler_args={"max_line_size": 65536, "max_field_size": 65536})
+                    max_line_size=65536, max_field_size=65536)
     except SchemaApplyError as exc:  # schema files conflict with the stored schema
         print(f"bapp: {exc}", file=sys.stderr)
         return 2
@@ -105,8 +114,25 @@ def schema_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def create_admin(args: argparse.Namespace) -> int:
+    from bapp.apps import create_admin_over_rest
+
+    settings = Settings()
+    apply_env(settings)
+    try:
+        user_id = create_admin_over_rest(args.url, args.app_id or settings.app_id, args.master_key or settings.master_key,
+                                         args.username, args.password, args.role)
+    except (ConfigError, OSError) as exc:
+        print(f"bapp: {exc}", file=sys.stderr)
+        return 1
+    print(f"user {args.username} ({user_id}) is in role {args.role}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "create-admin":
+        return create_admin(args)
     return schema_command(args)
