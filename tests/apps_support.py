@@ -7,6 +7,11 @@
   subprocess, for examples and anything that must see the real command.
 - ``LiveClient``: a small LiveQuery websocket client (connect, subscribe,
   wait for an event, prove that none comes).
+- ``db_latency(engine)``: makes every storage call yield to the event loop
+  around the operation, as a networked database does. The in-memory store
+  answers without ever suspending, so without this, concurrent requests
+  never interleave inside a handler and a read-modify-write race could not
+  show up in a concurrency test.
 
     async with app_server("ecommerce") as api:
         admin = await api.admin("boss")                  # user in role admin, logged in
@@ -28,6 +33,7 @@ import contextlib
 import itertools
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -130,6 +136,33 @@ async def remote_client(url: str) -> AsyncIterator[AppClient]:
     ``engine`` is not available on it."""
     async with aiohttp.ClientSession() as session:
         yield AppClient(session, url, None)  # type: ignore[arg-type]
+
+
+_STORAGE_CALLS = ("find", "count", "create", "update", "delete")
+
+
+@contextlib.contextmanager
+def db_latency(engine: Any, max_delay: float = 0.002) -> Iterator[None]:
+    """Storage calls of ``engine`` wait a random moment (up to ``max_delay``
+    seconds) before and after the operation itself, which stays one atomic
+    call, so concurrent requests interleave between their reads and writes."""
+    storage = engine.storage
+
+    def slow(call: Any) -> Any:
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(random.uniform(0, max_delay))
+            result = await call(*args, **kwargs)
+            await asyncio.sleep(random.uniform(0, max_delay))
+            return result
+        return wrapper
+
+    for name in _STORAGE_CALLS:
+        setattr(storage, name, slow(getattr(storage, name)))
+    try:
+        yield
+    finally:
+        for name in _STORAGE_CALLS:
+            delattr(storage, name)
 
 
 # ------------------------------------------------------------------ subprocess

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from apps_support import db_latency
 from conftest import make_settings
 
 from bapp.core.auth import Auth
@@ -24,6 +25,16 @@ async def take(req):
     except cloud.Error as exc:
         return {"ok": False, "code": exc.code, "error": exc.message}
     return {"ok": True, "stock": saved["stock"]}
+
+
+@cloud.define("takeNaively")
+async def take_naively(req):
+    # The read-modify-write the guard replaces; kept to show the race is real.
+    item = await cloud.get("Item", req.params["id"], master=True)
+    if item["stock"] < 1:
+        return {"ok": False}
+    await cloud.update("Item", req.params["id"], {"stock": item["stock"] - 1}, master=True)
+    return {"ok": True}
 
 
 @cloud.define("badCondition")
@@ -85,10 +96,20 @@ async def test_cloud_update_where_refuses_and_leaves_object_unchanged(api):
 
 async def test_concurrent_conditional_decrements_never_oversell(api):
     item = await _item(api, 10)
-    replies = await asyncio.gather(*(api.post("/functions/take", {"id": item, "n": 1}) for _ in range(50)))
+    with db_latency(api.engine):
+        replies = await asyncio.gather(*(api.post("/functions/take", {"id": item, "n": 1}) for _ in range(50)))
     assert all(r.status == 200 for r in replies)
     assert sum(1 for r in replies if r.body["result"]["ok"]) == 10
     assert await _stock(api, item) == 0
+
+
+async def test_the_concurrency_test_can_see_a_race(api):
+    """Under the same load a read-then-write oversells: the test above
+    would catch an unguarded implementation."""
+    item = await _item(api, 10)
+    with db_latency(api.engine):
+        replies = await asyncio.gather(*(api.post("/functions/takeNaively", {"id": item}) for _ in range(50)))
+    assert sum(1 for r in replies if r.body["result"]["ok"]) > 10
 
 
 async def test_a_missing_object_is_plain_object_not_found(api):
