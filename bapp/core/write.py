@@ -11,7 +11,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from bapp import errors
-from bapp.core import ops, types, users
+from bapp.core import installations, ops, types, users
 from bapp.core import permissions as perms
 from bapp.core.auth import Auth
 from bapp.core.query import WhereValidator
@@ -232,6 +232,12 @@ async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict
     perms.check_class_access(class_name, auth, "create")
     types.check_class_name(class_name)
     body = check_body(engine, class_name, data, creating=True)
+    if class_name == "_Installation":
+        existing = await installations.prepare(engine, body, auth, None)
+        if existing:
+            # Parse Server turns the save of a known installation into an
+            # update (answered 200, without objectId).
+            return await update(engine, class_name, existing, body, auth)
     schema = await class_schema(engine, class_name, auth)
     group = await engine.auth.acl_group(auth)
     if schema is not None:
@@ -336,6 +342,8 @@ async def update(engine: Engine, class_name: str, object_id: Any, data: Any, aut
         users.check_session_update(body, original or {}, auth)
     if original is None or (not auth.master and not perms.can_write(original, group)):
         raise _not_found(class_name, auth, object_id=object_id)
+    if class_name == "_Installation":
+        await installations.prepare(engine, body, auth, object_id)
     hook_conditions: list[dict] = []
     body, changed = await run_before_save(engine, class_name, body, clean_copy(original), auth, hook_conditions)
     for hook_condition in hook_conditions:

@@ -27,6 +27,8 @@ async def get_object(req: ApiRequest, class_name: str, object_id: str) -> ApiRes
 
 async def create_object(req: ApiRequest, class_name: str) -> ApiResponse:
     body = await req.engine.create(class_name, req.body, req.auth)
+    if "objectId" not in body:  # an installation save that became an update
+        return ApiResponse(body)
     return ApiResponse(body, 201, {"Location": location(req, class_name, body["objectId"])})
 
 
