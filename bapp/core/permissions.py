@@ -184,12 +184,12 @@ def validate_clp(clp: Any, fields: dict[str, dict], object_id_re: str = r"^[a-zA
             raise ParseError(errors.INVALID_JSON, f"{op} is not a valid operation for class level permissions")
         if op in ("readUserFields", "writeUserFields"):
             if not isinstance(value, list):
-                raise ParseError(errors.INVALID_JSON, f"'{_js(value)}' is not a valid value for class level permissions {op} - must be an array")
+                raise ParseError(errors.INVALID_JSON, f"'{types.js_text(value)}' is not a valid value for class level permissions {op} - must be an array")
             for name in value:
                 _check_pointer_field(name, fields, op)
             continue
         if not isinstance(value, dict):
-            raise ParseError(errors.INVALID_JSON, f"'{_js(value)}' is not a valid value for class level permissions {op} - must be an object")
+            raise ParseError(errors.INVALID_JSON, f"'{types.js_text(value)}' is not a valid value for class level permissions {op} - must be an object")
         if op == "protectedFields":
             _validate_protected(value, fields, user_id)
             continue
@@ -198,11 +198,11 @@ def validate_clp(clp: Any, fields: dict[str, dict], object_id_re: str = r"^[a-zA
                 raise ParseError(errors.INVALID_JSON, f"'{who}' is not a valid key for class level permissions")
             if who == "pointerFields":
                 if not isinstance(permit, list):
-                    raise ParseError(errors.INVALID_JSON, f"'{_js(permit)}' is not a valid value for {op}[{who}] - expected an array.")
+                    raise ParseError(errors.INVALID_JSON, f"'{types.js_text(permit)}' is not a valid value for {op}[{who}] - expected an array.")
                 for name in permit:
                     _check_pointer_field(name, fields, op)
             elif permit is not True:
-                raise ParseError(errors.INVALID_JSON, f"'{_js(permit)}' is not a valid value for class level permissions {op}:{who}:{_js(permit)}")
+                raise ParseError(errors.INVALID_JSON, f"'{types.js_text(permit)}' is not a valid value for class level permissions {op}:{who}:{types.js_text(permit)}")
     return clp
 
 
@@ -211,7 +211,7 @@ def _validate_protected(value: dict, fields: dict[str, dict], user_id: re.Patter
         if not isinstance(who, str) or not (_PROTECTED_KEY.match(who) or user_id.match(who)):
             raise ParseError(errors.INVALID_JSON, f"'{who}' is not a valid key for class level permissions")
         if not isinstance(names, list):
-            raise ParseError(errors.INVALID_JSON, f"'{_js(names)}' is not a valid value for protectedFields[{who}] - expected an array.")
+            raise ParseError(errors.INVALID_JSON, f"'{types.js_text(names)}' is not a valid value for protectedFields[{who}] - expected an array.")
         for name in names:
             if name in types.DEFAULT_FIELDS:
                 raise ParseError(errors.INVALID_JSON, f"Default field '{name}' can not be protected")
@@ -225,16 +225,3 @@ def _check_pointer_field(name: Any, fields: dict[str, dict], op: str) -> None:
         raise ParseError(errors.INVALID_JSON, f"'{name}' is not a valid column for class level pointer permissions {op}")
 
 
-def _js(value: Any) -> str:
-    """A value as JavaScript's string conversion renders it in messages."""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "[object Object]"
-    if isinstance(value, list):
-        return ",".join(_js(v) for v in value)
-    return str(value)

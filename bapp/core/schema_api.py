@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from bapp import errors
 from bapp.core import types
 from bapp.core.schema import CLP_KEYS, ClassSchema, builtin_fields
+from bapp.core.types import js_text
 from bapp.errors import ParseError
 
 if TYPE_CHECKING:
@@ -53,24 +54,6 @@ _PROTECTED_KEY = re.compile(r"^(?:userField:.*|\*|authenticated|role:.*)$", re.S
 
 
 # ------------------------------------------------------------------ helpers
-
-def js_text(value: Any) -> str:
-    """``String(value)`` in JavaScript: Parse Server interpolates raw values
-    into its messages, and clients may compare those messages."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, list):
-        return ",".join("" if v is None else js_text(v) for v in value)
-    if isinstance(value, dict):
-        return "[object Object]"
-    return str(value)
-
 
 def invalid_class_name(name: Any) -> ParseError:
     return ParseError(errors.INVALID_CLASS_NAME,

@@ -341,3 +341,21 @@ def check_keys(value: Any, depth: int = 0, max_depth: int = 32, top: bool = True
     elif isinstance(value, list):
         for sub in value:
             check_keys(sub, depth + 1, max_depth, top=False)
+
+
+def js_text(value: Any) -> str:
+    """``String(value)`` in JavaScript: Parse Server interpolates raw values
+    into its messages, and clients may compare those messages."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, list):
+        return ",".join("" if v is None else js_text(v) for v in value)
+    if isinstance(value, dict):
+        return "[object Object]"
+    return str(value)
