@@ -94,7 +94,7 @@ async def find(engine: Engine, class_name: str, opts: QueryOptions, auth: Auth, 
         rows = await finish_rows(engine, class_name, schema, rows, opts, auth, group)
         after = engine.triggers.trigger("afterFind", class_name)
         if after:
-            rows = await _after_find(engine, after, class_name, rows, auth)
+            rows = await _after_find(engine, after, class_name, rows, auth, _hook_query(opts, op))
     result["results"] = rows
     return {"results": result["results"], **({"count": result["count"]} if "count" in result else {})}
 
@@ -395,11 +395,16 @@ def _select_keys(row: dict, opts: QueryOptions) -> dict:
 
 # ------------------------------------------------------------------ hooks
 
+def _hook_query(opts: QueryOptions, op: str) -> dict:
+    """``req.query`` of beforeFind (which may change it) and afterFind (as
+    Parse Server's afterFind request carries the query it answered)."""
+    return {"where": copy.deepcopy(opts.where), "limit": opts.limit, "skip": opts.skip,
+            "keys": opts.keys, "include": list(opts.include), "order": list(opts.order),
+            "count": op == "count" or opts.count, "get": op == "get"}
+
+
 async def _before_find(engine: Engine, hook: Any, class_name: str, opts: QueryOptions, auth: Auth, op: str):
-    query = {"where": copy.deepcopy(opts.where), "limit": opts.limit, "skip": opts.skip,
-             "keys": opts.keys, "include": list(opts.include), "order": list(opts.order),
-             "count": op == "count" or opts.count, "get": op == "get"}
-    req = engine.hook_request("beforeFind", auth, query=query)
+    req = engine.hook_request("beforeFind", auth, query=_hook_query(opts, op))
     result = await call_hook(hook, req, engine.hook_runner)
     if isinstance(result, list):
         # Returning objects answers the query without the database.
@@ -414,8 +419,9 @@ async def _before_find(engine: Engine, hook: Any, class_name: str, opts: QueryOp
     return opts
 
 
-async def _after_find(engine: Engine, hook: Any, class_name: str, rows: list[dict], auth: Auth) -> list[dict]:
-    req = engine.hook_request("afterFind", auth, objects=rows)
+async def _after_find(engine: Engine, hook: Any, class_name: str, rows: list[dict], auth: Auth,
+                      query: dict | None = None) -> list[dict]:
+    req = engine.hook_request("afterFind", auth, objects=rows, query=query)
     result = await call_hook(hook, req, engine.hook_runner)
     if isinstance(result, list):
         return result
