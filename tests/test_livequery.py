@@ -430,6 +430,22 @@ async def test_constraint_on_a_relation_field_is_refused(api, sock):
     assert reply["code"] == 102 and "rel" in reply["error"]
 
 
+async def test_catastrophic_regex_ends_the_subscription_not_the_server(api, sock):
+    await make_class(api, "Item")
+    await sock.subscribe("Item", {"s": {"$regex": "^(a|a)+$"}}, request_id=4)
+    await sock.subscribe("Item", {}, request_id=5)
+    status, obj = await api.post("/classes/Item", {"s": "a" * 40 + "!"}, master=True)
+    assert status == 201
+    frames = [await sock.event(), await sock.recv()]
+    error = next(f for f in frames if f["op"] == "error")
+    assert error["code"] == 102 and error["requestId"] == 4 and "Regex timeout" in error["error"]
+    assert next(f for f in frames if f["op"] == "create")["object"]["objectId"] == obj["objectId"]
+    assert live(api).stats()["subscriptions"] == 1
+    await api.post("/classes/Item", {"s": "a" * 40 + "!"}, master=True)
+    assert (await sock.event())["requestId"] == 5
+    await sock.nothing_pending()
+
+
 # ------------------------------------------------------------------ write paths
 
 async def test_batch_and_in_process_engine_writes_publish(api, sock):

@@ -41,6 +41,7 @@ CLIENT_QUEUE_SIZE = 1_000  # frames a client may fall behind before it is droppe
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 _UNSET = object()
+_SKIP = object()  # a subscriber that could not be resolved this time (not an invalid token)
 
 
 class LiveQueryServer:
@@ -213,7 +214,8 @@ class LiveQueryServer:
         matcher = compile_where(where, max_depth=LIVE_MAX_DEPTH)
         record = self.index.record_for(class_name, where, lambda key: _record(class_name, key, where, matcher,
                                                                               op, schema.fields))
-        return Subscription(client, msg.request_id, record, access.select_keys(msg.keys), watch, msg.session_token)
+        return Subscription(client, msg.request_id, record, access.select_keys(msg.keys), watch, msg.session_token,
+                            ident)
 
     # ------------------------------------------------------------ events
     async def dispatch(self, class_name: str, original: dict | None, current: dict | None) -> None:
@@ -224,11 +226,22 @@ class LiveQueryServer:
         schema = await access.schema_for(self.engine, class_name)
         run = _EventRun(self, class_name, schema, original, current)
         for record in records:
-            before = _matches(record.matcher, original)
-            after = _matches(record.matcher, current)
+            try:
+                before = record.matcher.matches(original) if original is not None else False
+                after = record.matcher.matches(current) if current is not None else False
+            except ParseError as exc:
+                # A regex over its time budget: end these subscriptions rather
+                # than pay the budget again on every write.
+                self.abandon(record, exc)
+                continue
             if before or after:
                 self.events_matched += 1
                 await run.deliver(record, before, after)
+
+    def abandon(self, record: QueryRecord, exc: ParseError) -> None:
+        for sub in list(record.subscriptions.values()):
+            self._remove(sub)
+            sub.client.send(protocol.error_frame(exc.code, exc.message, False, sub.request_id))
 
     def expire(self, sub: Subscription) -> None:
         """The subscription's session no longer resolves: tell the client and
@@ -266,7 +279,7 @@ class _EventRun:
                 found = None  # the token no longer resolves
             except Exception:
                 log.exception("cannot resolve a LiveQuery subscriber")
-                found = _UNSET
+                found = _SKIP
             self.viewers[ident] = found
         return found
 
@@ -276,12 +289,14 @@ class _EventRun:
             client = sub.client
             if client.closed:
                 continue
-            ident = access.identity(client.master, sub.session_token or client.session_token)
-            viewer = await self.viewer(ident)
+            ident = sub.identity
+            viewer = self.viewers.get(ident, _UNSET)
+            if viewer is _UNSET:
+                viewer = await self.viewer(ident)
             if viewer is None:
                 self.server.expire(sub)
                 continue
-            if viewer is _UNSET:
+            if viewer is _SKIP:
                 continue
             seen = self.visible.get((ident, record.clp_op))
             if seen is None:
@@ -314,15 +329,6 @@ def _same(a: str | None, b: str | None) -> bool:
 
 def _json(obj: Any) -> str:
     return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
-def _matches(matcher: CompiledWhere, obj: dict | None) -> bool:
-    if obj is None:
-        return False
-    try:
-        return matcher.matches(obj)
-    except ParseError:  # e.g. a regex over its time budget: no match
-        return False
 
 
 def _record(class_name: str, key: str, where: dict, matcher: CompiledWhere, op: str,

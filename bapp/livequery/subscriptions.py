@@ -108,6 +108,7 @@ class Subscription:
     keys: tuple[str, ...] | None
     watch: tuple[str, ...] | None
     session_token: str | None  # the per-subscription token, if any
+    identity: tuple = ("anonymous",)  # who the events are filtered for (see access.identity)
 
     @property
     def key(self) -> tuple[str, Any]:
