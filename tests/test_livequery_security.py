@@ -8,6 +8,7 @@ from typing import Any
 
 from test_livequery import LiveSocket, live, make_class
 
+from bapp.core.auth import Auth
 from bapp.core.schema import CLP_OPERATIONS
 
 PUBLIC = {"*": True}
@@ -147,6 +148,17 @@ async def test_a_wrong_master_key_is_an_ordinary_client(api):
     await sock.subscribe("Doc", {})
     await api.post("/classes/Doc", {"ACL": {}}, master=True)
     await sock.nothing_pending()
+
+
+async def test_master_key_from_a_disallowed_address_is_ignored(api):
+    await make_class(api, "Doc")
+    api.engine.settings.master_key_ips = ["10.9.9.9"]
+    sock = await LiveSocket.connected(api, masterKey="test-master-key")
+    await sock.subscribe("Doc", {})
+    await api.engine.create("Doc", {"n": 1, "ACL": {}}, Auth.as_master())
+    await sock.nothing_pending()
+    _, doc = await api.post("/classes/Doc", {"n": 2}, master=False)
+    assert (await sock.event())["object"]["objectId"] == doc["objectId"]
 
 
 async def test_clp_requires_authentication(api):

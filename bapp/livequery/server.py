@@ -9,6 +9,7 @@ subscriber may see and enqueues the frames."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import uuid
@@ -86,8 +87,8 @@ class LiveQueryServer:
         client.subscriptions.clear()
 
     async def shutdown(self, app: web.Application | None = None) -> None:
-        for client in list(self.sockets):
-            await client.close(GOING_AWAY_CODE, b"server shutdown")
+        """Closes every socket (concurrently: a dead peer costs its own timeout only)."""
+        await asyncio.gather(*(c.close(GOING_AWAY_CODE, b"server shutdown") for c in list(self.sockets)))
 
     async def on_message(self, client: LiveClient, raw: str | bytes) -> None:
         request_id = None
@@ -121,7 +122,10 @@ class LiveQueryServer:
         master = bool(master_key) and (_same(master_key, settings.master_key)
                                        or _same(master_key, settings.read_only_master_key))
         if master and not ip_allowed(client.ip, settings.master_key_ips):
-            raise ProtocolError(protocol.INVALID_KEYS, "Key in request is not valid")
+            # The JS SDK sends Parse.masterKey on every connect when one is
+            # configured; from elsewhere it is ignored (as Parse Server does
+            # without keyPairs) rather than refused.
+            master = False
         configured = [k for k in (settings.rest_api_key, settings.javascript_key, settings.client_key,
                                   settings.dotnet_key) if k]
         if configured and not master:
