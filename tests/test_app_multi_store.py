@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 from apps_support import AppClient, LiveClient, app_server, error, pointer
+from storage_race import race
 
 APP = "multi_store_inventory"
 
@@ -297,6 +298,23 @@ async def test_fulfilling_an_order_takes_its_stock_once(api):
     assert await quantity(api, w.s1, w.product) == 2
     status, outs = await api.get("/classes/Transaction", params={"where": {"transactionType": "out"}}, token=w.t1)
     assert [(t["quantity"], t["order"]["objectId"]) for t in outs["results"]] == [(3, order["objectId"])]
+
+
+async def test_an_order_fulfilled_or_cancelled_meanwhile_takes_no_stock(api):
+    w = await make_world(api)
+    await stock_in(api, w, w.s1, 5)
+    body = {"store": pointer("Store", w.s1), "product": pointer("Product", w.product), "quantity": 2}
+    order = await api.create("Order", body, token=w.t1)
+    fired = race(api, "Order", lambda change: change.get("status") == "fulfilled", {"status": "cancelled"})
+    reply = await api.call("fulfillOrder", {"orderId": order["objectId"]}, token=w.t1)
+    assert fired and error(reply) == (400, 142, "The order changed meanwhile; reload it and try again")
+    assert await quantity(api, w.s1, w.product) == 5
+    # A client's cancel based on a status that has moved on is refused too.
+    second = await api.create("Order", body, token=w.t1)
+    fired = race(api, "Order", lambda change: change.get("status") == "cancelled", {"status": "fulfilled"})
+    reply = await api.put(f"/classes/Order/{second['objectId']}", {"status": "cancelled"}, token=w.t1)
+    assert fired and error(reply) == (404, 101, "Object not found or it does not match the update condition.")
+    assert (await api.fetch("Order", second["objectId"]))["status"] == "fulfilled"
 
 
 async def test_an_order_the_store_cannot_cover_stays_pending(api):

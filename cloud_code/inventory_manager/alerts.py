@@ -15,8 +15,6 @@ Alerts belong to their creator: the schema's pointer permissions let only
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from bapp import cloud
 
 from . import common
@@ -38,7 +36,7 @@ async def evaluate(alert: dict, rows: list[dict]) -> None:
         return
     quantity = _watched(alert, rows)
     low = quantity < alert["threshold"]
-    state = {"triggered": True, "lastTriggeredAt": datetime.now(UTC)} if low else {"triggered": False}
+    state = {"triggered": True, "lastTriggeredAt": common.now()} if low else {"triggered": False}
     where = {"triggered": {"$ne": True}} if low else {"triggered": True}
     try:
         await cloud.update("Alert", alert["objectId"], state, where=where, master=True, context={INTERNAL: True})

@@ -14,6 +14,7 @@ import asyncio
 import math
 import re
 import weakref
+from datetime import UTC, datetime
 from typing import Any
 
 from bapp import cloud
@@ -108,6 +109,12 @@ def pointer_id(value: Any, class_name: str) -> str | None:
         return None
     object_id = value.get("objectId")
     return object_id if isinstance(object_id, str) and object_id else None
+
+
+def now() -> dict:
+    """The current time as a Parse Date (for values a hook sets)."""
+    moment = datetime.now(UTC)
+    return {"__type": "Date", "iso": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"}
 
 
 # ------------------------------------------------------------------ writes
