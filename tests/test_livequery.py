@@ -43,12 +43,12 @@ class LiveSocket:
         self.client_id: str | None = None
 
     @classmethod
-    async def open(cls, api: Any, path: str = "/parse") -> LiveSocket:
-        return cls(api, await websockets.connect(ws_url(api, path)))
+    async def open(cls, api: Any, path: str = "/parse", **options: Any) -> LiveSocket:
+        return cls(api, await websockets.connect(ws_url(api, path), **options))
 
     @classmethod
-    async def connected(cls, api: Any, **connect: Any) -> LiveSocket:
-        sock = await cls.open(api)
+    async def connected(cls, api: Any, options: dict | None = None, **connect: Any) -> LiveSocket:
+        sock = await cls.open(api, **(options or {}))
         reply = await sock.connect(**connect)
         assert reply["op"] == "connected", reply
         return sock
@@ -592,18 +592,20 @@ async def test_server_pings_and_drops_a_peer_that_never_pongs(api):
 
 async def test_a_client_that_never_reads_blocks_neither_writes_nor_others(api):
     await make_class(api, "Item")
-    sleeper = await LiveSocket.connected(api)
+    sleeper = await LiveSocket.connected(api, {"close_timeout": 0.5})  # it cannot read the close reply
     await sleeper.subscribe("Item", {})
     reader = await LiveSocket.connected(api)
     await reader.subscribe("Item", {})
-    payload = "x" * 20_000
+    payload = "x" * 200_000  # 100 of these (20 MB) exceed what the sockets can buffer
     loop = asyncio.get_running_loop()
     started = loop.time()
-    for i in range(60):
+    for i in range(100):
         status, _ = await api.post("/classes/Item", {"i": i, "pad": payload}, master=True)
         assert status == 201
         assert (await reader.event())["object"]["i"] == i
     assert loop.time() - started < 30
+    stuck = next(c for c in live(api).sockets if c.id == sleeper.client_id)
+    assert stuck.queue.qsize() > 0 and not stuck.closed  # its sender waits on the socket, nobody else does
     await reader.close()
     await sleeper.close()
 
@@ -617,16 +619,19 @@ async def test_a_client_too_far_behind_is_disconnected_with_1013(api):
     reader = await LiveSocket.connected(api)
     await reader.subscribe("Item", {})
     payload = "x" * 200_000  # fills the socket buffers, then the 5-frame queue
-    for i in range(60):
-        await api.post("/classes/Item", {"i": i, "pad": payload}, master=True)
-        assert (await reader.event())["object"]["i"] == i
+    writes = 0
+    while not any(c.overflowed for c in live(api).sockets) and writes < 300:
+        await api.post("/classes/Item", {"i": writes, "pad": payload}, master=True)
+        assert (await reader.event())["object"]["i"] == writes
+        writes += 1
+    assert writes < 300
     received = 0
     with pytest.raises(websockets.ConnectionClosed) as info:
         while True:
             await sleeper.recv()
             received += 1
     assert info.value.rcvd.code == 1013 and info.value.rcvd.reason == "event queue overflow"
-    assert 0 < received < 60
+    assert 0 < received < writes
     assert live(api).stats()["subscriptions"] == 1
     await reader.close()
 
