@@ -141,6 +141,15 @@ async def test_plain_get_of_root_is_still_not_found(api):
             assert resp.status == 404
 
 
+async def test_broken_upgrade_gets_a_parse_style_400(api):
+    async with aiohttp.ClientSession() as session:
+        for url in (api.url, api.url.split("/parse")[0] + "/"):
+            async with session.get(url, headers={"Upgrade": "websocket", "Connection": "Upgrade"}) as resp:
+                body = await resp.json()
+                assert resp.status == 400 and body["code"] == 107
+                assert body["error"].startswith("Invalid websocket upgrade")
+
+
 async def test_subscribed_frame_shape(api, sock):
     reply = await sock.subscribe("Thing", {"a": 1}, request_id=7)
     assert reply == {"op": "subscribed", "clientId": sock.client_id, "installationId": "inst-1", "requestId": 7}

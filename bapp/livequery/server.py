@@ -61,7 +61,10 @@ class LiveQueryServer:
     async def handle(self, request: web.Request, engine: Engine | None = None) -> web.StreamResponse:
         """The websocket endpoint (no subprotocol, no compression, as Parse)."""
         ws = web.WebSocketResponse(heartbeat=self.heartbeat, compress=False, max_msg_size=MAX_MESSAGE_BYTES)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except web.HTTPException as exc:  # a broken handshake: a Parse-style 400
+            raise ParseError(errors.INVALID_JSON, f"Invalid websocket upgrade: {exc.text or exc.reason}") from None
         client = LiveClient(ws, request, self.queue_size)
         self.sockets.add(client)
         try:
