@@ -296,3 +296,25 @@ async def test_the_recipient_may_mark_a_notification_read_and_nothing_else(api):
     assert error(await api.post("/classes/Notification", {"alert": note["alert"], "recipient": note["recipient"]},
                                 token=w.alice["sessionToken"])) == (
         400, 119, "Permission denied for action create on class Notification.")
+
+
+async def test_admins_make_stock_keepers_with_assign_role(api):
+    w = await make_world(api)
+    body = {"name": "Nail"}
+    assert error(await api.post("/classes/SKU", body, token=w.bob["sessionToken"])) == (
+        400, 119, "Permission denied for action create on class SKU.")
+    assert error(await api.call("assignRole", {"username": "bob", "role": "manager"},
+                                token=w.alice["sessionToken"])) == (
+        400, 142, "Validation failed. User does not match the required roles.")
+    assert error(await api.call("assignRole", {"username": "bob", "role": "admin"}, token=w.admin["sessionToken"])) \
+        == (400, 142, "Validation failed. Invalid option for role. Expected: manager")
+    assert error(await api.call("assignRole", {"username": "nobody", "role": "manager"},
+                                token=w.admin["sessionToken"])) == (400, 142, "username must name an existing user")
+    reply = await api.call("assignRole", {"username": "bob", "role": "manager"}, token=w.admin["sessionToken"])
+    assert reply.body == {"result": {"userId": w.bob["objectId"], "role": "manager", "member": True}}
+    assert (await api.post("/classes/SKU", body, token=w.bob["sessionToken"])).status == 201
+    reply = await api.call("assignRole", {"userId": w.bob["objectId"], "role": "manager", "member": False},
+                           token=w.admin["sessionToken"])
+    assert reply.body["result"]["member"] is False
+    assert error(await api.post("/classes/SKU", body, token=w.bob["sessionToken"])) == (
+        400, 119, "Permission denied for action create on class SKU.")

@@ -343,3 +343,18 @@ async def test_a_buyers_dashboard_sees_automatic_orders_arrive_live(api):
         assert (event["op"], event["object"]["totalAmount"], event["object"]["status"]) == ("create", 3.5, "pending")
         await set_quantity(api, w, 5)
         await live.no_event()
+
+
+async def test_admins_make_buyers_and_clerks_with_assign_role(api):
+    w = await make_world(api)
+    dana = await api.signup("dana")
+    order = {"supplier": pointer("Supplier", w.supplier)}
+    assert error(await api.post("/classes/Order", order, token=dana["sessionToken"])) == (
+        400, 119, "Permission denied for action create on class Order.")
+    reply = await api.call("assignRole", {"username": "dana", "role": "staff"}, token=w.ta)
+    assert reply.body == {"result": {"userId": dana["objectId"], "role": "staff", "member": True}}
+    assert (await api.post("/classes/Order", order, token=dana["sessionToken"])).status == 201
+    assert error(await api.call("assignRole", {"username": "dana", "role": "admin"}, token=w.ta)) == (
+        400, 142, "Validation failed. Invalid option for role. Expected: manager, staff")
+    assert error(await api.call("assignRole", {"username": "dana", "role": "manager"}, token=w.tm)) == (
+        400, 142, "Validation failed. User does not match the required roles.")

@@ -24,3 +24,7 @@ async def check_sku(req) -> None:
 async def check_location(req) -> None:
     common.text(req.object, "name", required=True)
     common.text(req.object, "address")
+
+
+# An admin makes stock keepers: {"username": "...", "role": "manager"}.
+common.role_function("assignRole", ("manager",))

@@ -189,6 +189,35 @@ async def ensure_role(name: str, acl: dict) -> dict:
         return await cloud.first("_Role", {"name": name}, master=True)
 
 
+def role_function(name: str, assignable: tuple[str, ...]) -> None:
+    """Registers cloud function ``name``: an admin adds a user (``userId``
+    or ``username``) to one of the ``assignable`` roles, or with
+    ``member: false`` removes them. Admins themselves are made from the
+    command line (``--admin-username`` or ``bapp create-admin``)."""
+    spec = {"require_user": True, "require_any_user_roles": ["admin"],
+            "fields": {"role": {"type": str, "required": True, "options": list(assignable)},
+                       "member": {"type": bool}}}
+
+    @cloud.define(name, validator=spec)
+    async def assign(req) -> dict:
+        user = await _named_user(req.params)
+        role = await ensure_role(req.params["role"], {})
+        op = "AddRelation" if req.params.get("member", True) else "RemoveRelation"
+        await cloud.update("_Role", role["objectId"], {"users": {"__op": op, "objects": [cloud.pointer(user)]}},
+                           master=True)
+        return {"userId": user["objectId"], "role": role["name"], "member": op == "AddRelation"}
+
+
+async def _named_user(params: dict) -> dict:
+    for key, field in (("userId", "objectId"), ("username", "username")):
+        if isinstance(params.get(key), str):
+            found = await cloud.first("_User", {field: params[key]}, master=True)
+            if found is None:
+                raise invalid(f"{key} must name an existing user")
+            return found
+    raise invalid("userId or username is required")
+
+
 # ------------------------------------------------------------------ reading
 
 async def find_all(class_name: str, where: dict, **kwargs: Any) -> list[dict]:

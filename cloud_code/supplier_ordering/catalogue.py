@@ -47,3 +47,7 @@ async def check_order(req) -> None:
     if req.original is None:
         req.object["createdBy"] = cloud.pointer("_User", req.user["objectId"])
     common.keep(req, "createdBy")
+
+
+# An admin makes buyers and clerks: {"username": "...", "role": "manager" | "staff"}.
+common.role_function("assignRole", ("manager", "staff"))
