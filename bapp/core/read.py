@@ -67,7 +67,7 @@ async def find(engine: Engine, class_name: str, opts: QueryOptions, auth: Auth, 
 
     validator = WhereValidator(schema.fields, auth.master, engine.settings.limits)
     where = validator.validate(opts.where)
-    _check_protected_query(engine, schema, auth, group, where, opts)
+    check_protected_query(engine, schema, auth, group, where, opts)
     where = await resolve_subqueries(engine, class_name, schema, where, auth, depth)
     where = perms.and_where(where, extra)
     if not auth.master:
@@ -128,7 +128,7 @@ def _projection_keys(opts: QueryOptions) -> list[str] | None:
     return sorted(roots)
 
 
-def _check_protected_query(engine: Engine, schema: ClassSchema, auth: Auth, group: list[str],
+def check_protected_query(engine: Engine, schema: ClassSchema, auth: Auth, group: list[str],
                            where: dict, opts: QueryOptions) -> None:
     if auth.master:
         return

@@ -216,7 +216,7 @@ class LiveQueryServer:
             where = _own_sessions(where, auth)
         watch = tuple(msg.watch) if msg.watch else None
         # Refuses a where or watch on protected fields (an oracle otherwise).
-        read._check_protected_query(engine, schema, auth, group, where,
+        read.check_protected_query(engine, schema, auth, group, where,
                                     QueryOptions(where=where, order=list(watch or ())))
         matcher = compile_where(where, max_depth=LIVE_MAX_DEPTH)
         record = self.index.record_for(class_name, where, lambda key: _record(class_name, key, where, matcher,
