@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from bapp import cloud
 
 from .checks import changed, existing, fail, non_negative, now, one_of, pointer_id
 from .stock import STOCK_MOVE
+
+log = logging.getLogger("bapp.cloud.ecommerce_admin")
 
 ACCESS_ACTIONS = ("view", "order", "update")
 ADMIN_READ_ACL = {"role:admin": {"read": True}}
@@ -50,13 +54,16 @@ async def log_product_views(req: cloud.Request) -> None:
     if set(where) != {"objectId"} or not isinstance(where["objectId"], str):
         return
     product = req.objects[0]
-    await cloud.create("AccessLog", {
-        "user": cloud.pointer("_User", req.user["objectId"]),
-        "product": cloud.pointer("Product", product["objectId"]),
-        "accessTime": now(),
-        "action": "view",
-        "ACL": ADMIN_READ_ACL,
-    }, master=True)
+    try:
+        await cloud.create("AccessLog", {
+            "user": cloud.pointer("_User", req.user["objectId"]),
+            "product": cloud.pointer("Product", product["objectId"]),
+            "accessTime": now(),
+            "action": "view",
+            "ACL": ADMIN_READ_ACL,
+        }, master=True)
+    except cloud.Error as exc:  # e.g. the product was deleted meanwhile: the read itself stands
+        log.warning("could not log the view of Product %s: %s", product["objectId"], exc.message)
 
 
 @cloud.before_save("AccessLog")
