@@ -23,8 +23,8 @@ class (likewise Role, Session, Installation).
 
 Requests. ``req`` has ``object``, ``original`` (updates), ``user`` (with
 ``sessionToken``), ``master``, ``params``, ``context``, ``query``
-(before_find: a mutable dict with where/limit/skip/keys/include/order),
-``objects`` (after_find), ``headers``, ``ip``, ``installation_id``,
+(before_find: a mutable dict with where/limit/skip/keys/include/order;
+after_find: the query that was answered), ``objects`` (after_find), ``headers``, ``ip``, ``installation_id``,
 ``trigger_name``, ``function_name``, ``job_name``/``job_id``/``message``
 (jobs) and ``log``.
 
