@@ -24,7 +24,7 @@ SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 EXPECTED_CLASSES = {
     "ecommerce": ["_User", "Product", "SKU", "Cart", "Order", "Customer"],
     "ecommerce_admin": ["_User", "Product", "Inventory", "Order", "AccessLog"],
-    "inventory_manager": ["_User", "SKU", "Location", "Inventory", "Alert"],
+    "inventory_manager": ["_User", "SKU", "Location", "Inventory", "Alert", "Notification"],
     "multi_store_inventory": ["_User", "Store", "Product", "Inventory", "Transaction", "Order"],
     "supplier_ordering": ["_User", "Supplier", "Product", "Inventory", "Order", "PurchaseOrder",
                           "Automation"],

@@ -27,6 +27,8 @@ async def record_movement(req) -> None:
     quantity = common.number(req.object, "quantity", required=True, positive=True)
     kind = common.choice(req.object, "transactionType", TYPES, required=True)
     common.text(req.object, "note")
+    if not req.master:
+        common.server_managed(req, "order")  # set by fulfillOrder
     await common.reference(req.object, "order", "Order")
     target = await _destination(req, kind, store)
     await require_store_access(req, store["objectId"])
