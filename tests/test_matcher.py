@@ -267,6 +267,22 @@ def test_in_and_nin(where: dict, expected: bool) -> None:
     assert m(where) is expected
 
 
+def test_in_with_many_values_is_fast() -> None:
+    values = [f"id{i}" for i in range(10_000)]
+    obj = {"tags": [f"x{i}" for i in range(200)] + ["id9999"], "owner": ptr("_User", "id5000")}
+    start = time.monotonic()
+    assert matches(obj, {"tags": {"$in": values}})
+    assert matches(obj, {"owner": {"$in": values}})  # bare ids against a pointer
+    assert not matches(obj, {"tags": {"$nin": values}})
+    assert time.monotonic() - start < 0.5
+
+
+def test_in_keeps_booleans_apart_from_numbers() -> None:
+    assert not m({"flag": {"$in": [1]}})
+    assert not m({"count": {"$in": [True]}})
+    assert m({"flag": {"$in": [True]}})
+
+
 def test_in_requires_array() -> None:
     raises({"count": {"$in": 3}}, INVALID_JSON, "bad $in value")
     raises({"count": {"$nin": "x"}}, INVALID_JSON, "bad $nin value")
@@ -423,6 +439,11 @@ def test_runaway_regex_raises_timeout() -> None:
     assert info.value.code == INVALID_QUERY
     assert info.value.message.startswith("Regex timeout")
     assert elapsed < 1.0
+
+
+def test_regex_timeout_can_be_lifted() -> None:
+    assert matches({"s": "a" * 18 + "b"}, {"s": {"$regex": "(a|aa)+$"}}, regex_timeout=None) is False
+    assert matches({"s": "aab"}, {"s": {"$regex": "b$"}}, regex_timeout=0)
 
 
 def test_regex_timeout_is_a_budget_for_the_whole_evaluation() -> None:
@@ -857,3 +878,10 @@ def test_validate_live_where_accepts_supported_queries() -> None:
     )
     with pytest.raises(ParseError):
         validate_live_where(nest(3), max_depth=2)
+
+
+def test_matches_caps_nesting_for_every_caller() -> None:
+    assert matches(OBJ, nest(100))
+    with pytest.raises(ParseError) as info:
+        matches(OBJ, nest(1000))
+    assert info.value.code == INVALID_QUERY

@@ -56,9 +56,8 @@ _RANGE_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "$gt": operator.gt,
     "$gte": operator.ge,
 }
-_UTC = UTC
-_DT_MAX = datetime.max.replace(tzinfo=_UTC)
-_DT_MIN = datetime.min.replace(tzinfo=_UTC)
+_DT_MAX = datetime.max.replace(tzinfo=UTC)
+_DT_MIN = datetime.min.replace(tzinfo=UTC)
 
 Getter = Callable[[dict], list]
 
@@ -68,13 +67,13 @@ class _Ctx:
 
     __slots__ = ("deadline", "now", "timeout")
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float | None) -> None:
         self.timeout = timeout
-        self.deadline = time.monotonic() + timeout
-        self.now = datetime.now(_UTC)
+        self.deadline = time.monotonic() + timeout if timeout and timeout > 0 else None
+        self.now = datetime.now(UTC)
 
     def search(self, pattern: Any, text: str) -> bool:
-        if not _HAS_TIMEOUT:  # pragma: no cover
+        if self.deadline is None or not _HAS_TIMEOUT:  # no budget (Parse's regexTimeout 0)
             return pattern.search(text) is not None
         remaining = self.deadline - time.monotonic()
         try:
@@ -102,7 +101,7 @@ def _parse_iso(s: str) -> datetime | None:
         d = datetime.fromisoformat(s)
     except ValueError:
         return None
-    return d if d.tzinfo else d.replace(tzinfo=_UTC)
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 def _pyval(v: Any) -> Any:
@@ -112,7 +111,7 @@ def _pyval(v: Any) -> Any:
         d = _parse_iso(iso) if isinstance(iso, str) else None
         return d if d is not None else v
     if isinstance(v, datetime) and v.tzinfo is None:
-        return v.replace(tzinfo=_UTC)
+        return v.replace(tzinfo=UTC)
     return v
 
 
@@ -258,10 +257,37 @@ def _null_match(values: list) -> bool:
     return not values or any(c is None for c in _expand(values))
 
 
-def _in_match(values: list, candidates: list) -> bool:
-    if not values:
-        return any(v is None for v in candidates)
-    return any(_eq(c, v) for c in _expand(values) for v in candidates)
+def _prim_key(v: Any) -> tuple[str, Any] | None:
+    if isinstance(v, str):
+        return ("s", v)
+    if _is_num(v):
+        return ("n", v)
+    return None
+
+
+class _InSet:
+    """``$in`` candidates with a hash lookup for strings and numbers, so a
+    10,000-value list stays cheap; other values go through ``_eq``."""
+
+    __slots__ = ("has_null", "keys", "others")
+
+    def __init__(self, values: list) -> None:
+        self.keys = {k for k in map(_prim_key, values) if k is not None}
+        self.others = [v for v in values if _prim_key(v) is None]
+        self.has_null = any(v is None for v in values)
+
+    def hit(self, c: Any) -> bool:
+        key = _prim_key(c)
+        if key is not None and key in self.keys:
+            return True
+        if _is_ref(c) and ("s", c.get("objectId")) in self.keys:  # bare objectId for a pointer
+            return True
+        return any(_eq(c, v) for v in self.others)
+
+    def match(self, values: list) -> bool:
+        if not values:
+            return self.has_null
+        return any(self.hit(c) for c in _expand(values))
 
 
 # ---------------------------------------------------------------------- regex
@@ -556,10 +582,10 @@ def _op_in(op: str, val: Any, cons: dict, get: Getter) -> Pred:
     flat: list = []
     for item in val:  # Parse flattens nested arrays one level
         flat.extend(item if isinstance(item, list) else [item])
-    candidates = [_where_value(v) for v in flat]
+    candidates = _InSet([_where_value(v) for v in flat])
     if op == "$in":
-        return lambda obj, ctx: _in_match(get(obj), candidates)
-    return lambda obj, ctx: not _in_match(get(obj), candidates)
+        return lambda obj, ctx: candidates.match(get(obj))
+    return lambda obj, ctx: not candidates.match(get(obj))
 
 
 def _op_exists(op: str, val: Any, cons: dict, get: Getter) -> Pred:
@@ -581,7 +607,9 @@ def _op_all(op: str, val: Any, cons: dict, get: Getter) -> Pred:
         consistent = first if len(val) == 1 else all(_is_starts_with(v) == first for v in val[1:])
         if not consistent:
             raise ParseError(INVALID_JSON, f"All $all values must be of regex type or none: {_js(val)}")
-    items = [(compile_regex(v["$regex"]) if rx else None, None if rx else _where_value(v)) for v, rx in zip(val, is_rx, strict=True)]
+    items = [
+        (compile_regex(v["$regex"]), None) if rx else (None, _where_value(v)) for v, rx in zip(val, is_rx, strict=True)
+    ]
 
     def pred(obj: dict, ctx: _Ctx) -> bool:
         cands = list(_expand(get(obj)))
@@ -624,13 +652,15 @@ def _op_text(op: str, val: Any, cons: dict, get: Getter) -> Pred:
     term = search.get("$term")
     if not term or not isinstance(term, str):
         raise ParseError(INVALID_JSON, "bad $text: $term, should be string")
-    checks = (("$language", str, "string"), ("$caseSensitive", bool, "boolean"), ("$diacriticSensitive", bool, "boolean"))
-    for name, typ, label in checks:
-        if search.get(name) and not isinstance(search[name], typ):
+    language, case, diacritic = (search.get(k) for k in ("$language", "$caseSensitive", "$diacriticSensitive"))
+    for name, value, typ, label in (
+        ("$language", language, str, "string"),
+        ("$caseSensitive", case, bool, "boolean"),
+        ("$diacriticSensitive", diacritic, bool, "boolean"),
+    ):
+        if value and not isinstance(value, typ):
             raise ParseError(INVALID_JSON, f"bad $text: {name}, should be {label}")
-    spec = _TextSearch(
-        term, search.get("$language") or None, bool(search.get("$caseSensitive")), bool(search.get("$diacriticSensitive"))
-    )
+    spec = _TextSearch(term, language or None, bool(case), bool(diacritic))
     return lambda obj, ctx: spec.matches([c for c in _expand(get(obj)) if isinstance(c, str)])
 
 
@@ -787,7 +817,9 @@ class CompiledWhere:
     def __init__(self, pred: Pred) -> None:
         self._pred = pred
 
-    def matches(self, obj: dict, *, regex_timeout: float = DEFAULT_REGEX_TIMEOUT) -> bool:
+    def matches(self, obj: dict, *, regex_timeout: float | None = DEFAULT_REGEX_TIMEOUT) -> bool:
+        """``regex_timeout`` bounds all regex work of this one evaluation;
+        ``None`` or ``0`` lifts the bound."""
         if not isinstance(obj, dict):
             return False
         try:
@@ -806,7 +838,7 @@ def compile_where(where: Any, *, max_depth: int = EVAL_MAX_DEPTH) -> CompiledWhe
 
 
 def matches(
-    obj: dict, where: dict, *, regex_timeout: float = DEFAULT_REGEX_TIMEOUT, max_depth: int = EVAL_MAX_DEPTH
+    obj: dict, where: dict, *, regex_timeout: float | None = DEFAULT_REGEX_TIMEOUT, max_depth: int = EVAL_MAX_DEPTH
 ) -> bool:
     """Would ``obj`` (REST JSON) be returned by a query with this ``where``?"""
     return compile_where(where, max_depth=max_depth).matches(obj, regex_timeout=regex_timeout)
