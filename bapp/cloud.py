@@ -24,7 +24,9 @@ class (likewise Role, Session, Installation).
 Requests. ``req`` has ``object``, ``original`` (updates), ``user`` (with
 ``sessionToken``), ``master``, ``params``, ``context``, ``query``
 (before_find: a mutable dict with where/limit/skip/keys/include/order;
-after_find: the query that was answered), ``objects`` (after_find), ``headers``, ``ip``, ``installation_id``,
+after_find: the query that was answered), ``condition`` (before_save on
+an update: a where ANDed into the one atomic write, e.g. to refuse a
+decrement below zero), ``objects`` (after_find), ``headers``, ``ip``, ``installation_id``,
 ``trigger_name``, ``function_name``, ``job_name``/``job_id``/``message``
 (jobs) and ``log``.
 
