@@ -62,10 +62,3 @@ def test_js_sdk_walkthrough_runs_after_the_python_one(app: str) -> None:
         out = run(["node", f"examples/{app}/walkthrough.cjs"], env, server)
         assert finished(out), out
 
-
-@pytest.mark.parametrize("app", APPS)
-def test_each_app_ships_the_same_helpers(app: str) -> None:
-    # The apps' common.py is one file copied into each app folder (so every
-    # folder stands alone as a starting point); the copies must not drift.
-    reference = (ROOT / "cloud_code" / APPS[0] / "common.py").read_text()
-    assert (ROOT / "cloud_code" / app / "common.py").read_text() == reference

@@ -16,8 +16,7 @@ Alerts belong to their creator: the schema's pointer permissions let only
 from __future__ import annotations
 
 from bapp import cloud
-
-from . import common
+from bapp import cloudkit as common
 
 INTERNAL = "alertState"  # context flag of the hooks' own Alert writes
 

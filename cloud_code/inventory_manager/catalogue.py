@@ -4,8 +4,7 @@ admins and managers by the schema's CLPs)."""
 from __future__ import annotations
 
 from bapp import cloud
-
-from . import common
+from bapp import cloudkit as common
 
 
 @cloud.before_save("SKU")

@@ -9,8 +9,9 @@ time per SKU, from the rows themselves."""
 from __future__ import annotations
 
 from bapp import cloud
+from bapp import cloudkit as common
 
-from . import alerts, common
+from . import alerts
 
 
 @cloud.before_save("Inventory")

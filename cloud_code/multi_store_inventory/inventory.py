@@ -11,8 +11,8 @@ recomputed after each change from the rows themselves."""
 from __future__ import annotations
 
 from bapp import cloud
+from bapp import cloudkit as common
 
-from . import common
 from .stores import require_store_access, store_acl
 
 SUMMARY = "inventorySummary"  # context flag of the summary's own writes

@@ -9,8 +9,8 @@ undone and the order keeps its status."""
 from __future__ import annotations
 
 from bapp import cloud
+from bapp import cloudkit as common
 
-from . import common
 from .stores import require_store_access, store_acl
 
 STATUSES = ("pending", "processing", "fulfilled", "cancelled")

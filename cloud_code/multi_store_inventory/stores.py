@@ -10,8 +10,7 @@ store's manager changes the role's member, not thousands of ACLs."""
 from __future__ import annotations
 
 from bapp import cloud
-
-from . import common
+from bapp import cloudkit as common
 
 ADMIN = "admin"
 

@@ -9,8 +9,9 @@ stock moves, so the row that follows cannot be refused afterwards."""
 from __future__ import annotations
 
 from bapp import cloud
+from bapp import cloudkit as common
 
-from . import common, inventory
+from . import inventory
 from .stores import require_store_access, store_acl
 
 TYPES = ("in", "out", "transfer")

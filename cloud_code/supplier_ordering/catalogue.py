@@ -4,8 +4,7 @@ owns (who created an order, a product's stock)."""
 from __future__ import annotations
 
 from bapp import cloud
-
-from . import common
+from bapp import cloudkit as common
 
 ORDER_STATUSES = ("pending", "sent", "received", "cancelled")
 

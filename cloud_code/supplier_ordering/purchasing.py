@@ -26,8 +26,9 @@ is added exactly once."""
 from __future__ import annotations
 
 from bapp import cloud
+from bapp import cloudkit as common
 
-from . import common, stock
+from . import stock
 
 STATUSES = ("pending", "sent", "received", "cancelled")
 OPEN = ("pending", "sent")

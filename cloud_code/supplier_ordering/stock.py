@@ -8,8 +8,7 @@ product's rows and is recomputed after each change."""
 from __future__ import annotations
 
 from bapp import cloud
-
-from . import common
+from bapp import cloudkit as common
 
 INTERNAL = "stockBookkeeping"  # context flag of the hooks' own Inventory writes
 

@@ -1,8 +1,8 @@
-"""Validation and access helpers shared by this app's hooks.
+"""Helpers for cloud-code authors: field validation, role checks, an
+admin-only role-assignment function, paging and per-key locks.
 
-The same file ships with each inventory app (multi_store_inventory,
-inventory_manager, supplier_ordering) so every app folder stands alone as a
-starting point; a test keeps the copies identical.
+The bundled inventory apps use them (``from bapp import cloudkit``); they are
+plain functions over ``bapp.cloud``, so any app can.
 
 Error codes: a bad or missing value is 142 (VALIDATION_ERROR, as Parse's
 cloud validators answer); something the caller may not do or set is 119
