@@ -260,3 +260,20 @@ async def test_sdk_style_quoted_regex_and_array_pointers(api, rows):
 async def test_array_equality_is_refused_like_parse_server(api, rows):
     reply = await api.get("/classes/Item", params={"where": {"tags": ["a", "b"]}})
     assert reply.status == 400 and reply.body["code"] == 107
+
+
+async def test_redirect_class_name_for_key(api):
+    member = (await api.post("/classes/Member", {"n": 1}, master=True)).body["objectId"]
+    team = (await api.post("/classes/Team", {"members": {"__op": "AddRelation", "objects": [
+        {"__type": "Pointer", "className": "Member", "objectId": member}]}}, master=True)).body["objectId"]
+    where = {"$relatedTo": {"object": {"__type": "Pointer", "className": "Team", "objectId": team}, "key": "members"}}
+    reply = await api.get("/classes/Team", params={"redirectClassNameForKey": "members", "where": where})
+    assert reply.body["className"] == "Member"
+    assert [r["objectId"] for r in reply.body["results"]] == [member]
+
+
+async def test_explain_needs_the_master_key(api, rows):
+    reply = await api.get("/classes/Item", params={"explain": True})
+    assert (reply.status, reply.body["code"]) == (400, 102)
+    reply = await api.get("/classes/Item", params={"explain": True}, master=True)
+    assert reply.status == 200 and "queryPlanner" in reply.body["results"]

@@ -46,6 +46,12 @@ async def class_schema(engine: Engine, class_name: str, auth: Auth) -> ClassSche
 async def find(engine: Engine, class_name: str, opts: QueryOptions, auth: Auth, *, op: str = "find",
                depth: int = 0) -> dict:
     """``{"results": [...], "count"?: N}`` for a query."""
+    if opts.redirect_key:
+        target = await _redirect_class(engine, class_name, opts.redirect_key, auth)
+        opts.redirect_key = None
+        found = await find(engine, target, opts, auth, op=op, depth=depth)
+        # The SDKs read the class of the results from here.
+        return {**found, "className": target}
     perms.check_class_access(class_name, auth, op if op != "count" else "find")
     schema = await class_schema(engine, class_name, auth)
     if schema is None:
@@ -77,6 +83,8 @@ async def find(engine: Engine, class_name: str, opts: QueryOptions, auth: Auth, 
                 raise ParseError(errors.INVALID_SESSION_TOKEN, "Invalid session token")
             where = perms.and_where(where, {"user": auth.user_pointer})
 
+    if opts.explain:
+        return {"results": await _explain(engine, class_name, schema, where, opts, auth)}
     result: dict[str, Any] = {}
     if opts.count:
         result["count"] = await engine.storage.count(class_name, schema.fields, where)
@@ -108,6 +116,29 @@ async def get(engine: Engine, class_name: str, object_id: Any, opts: QueryOption
     if not found["results"]:
         raise ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
     return found["results"][0]
+
+
+async def _redirect_class(engine: Engine, class_name: str, key: str, auth: Auth) -> str:
+    """``redirectClassNameForKey``: query the target class of relation
+    ``key`` instead (the SDKs use it for a relation of unknown class)."""
+    schema = await class_schema(engine, class_name, auth)
+    spec = schema.fields.get(key) if schema else None
+    if spec and spec.get("type") == "Relation" and spec.get("targetClass"):
+        return spec["targetClass"]
+    return class_name
+
+
+async def _explain(engine: Engine, class_name: str, schema: ClassSchema, where: dict, opts: QueryOptions,
+                   auth: Auth) -> Any:
+    # Parse Server 9 (allowPublicExplain false): a query plan discloses
+    # index names and server details, so only the master key may ask.
+    if not auth.master:
+        raise ParseError(errors.INVALID_QUERY, "Using the explain query parameter requires the master key")
+    limit = engine.settings.default_limit if opts.limit is None else opts.limit
+    return await engine.storage.explain(
+        class_name, schema.fields, where,
+        FindOptions(order=[k for k in opts.order if _sortable(k, schema)], limit=limit if limit > 0 else None,
+                    skip=opts.skip, hint=opts.hint))
 
 
 def _sortable(key: str, schema: ClassSchema) -> bool:

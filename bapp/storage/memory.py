@@ -131,6 +131,13 @@ class MemoryAdapter(MongoAdapter):
             rows = [{k: v for k, v in row.items() if k in keep or k.startswith("_")} for row in rows]
         return rows
 
+    async def explain(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> dict:
+        """mongomock has no query planner: describe what this store does."""
+        db_part, py_part = _split(where)
+        return {"queryPlanner": {"namespace": f"bapp.{class_name}",
+                                 "winningPlan": {"stage": "COLLSCAN", "decidedInPython": sorted(py_part)}},
+                "store": "in-memory"}
+
     async def count(self, class_name: str, fields: Fields, where: dict) -> int:
         db_part, py_part = _split(where)
         if not py_part:

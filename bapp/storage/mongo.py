@@ -108,9 +108,16 @@ class MongoAdapter:
         return result.deleted_count
 
     async def find(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> list[dict]:
-        filt = transform.encode_where(fields, where)
+        cursor = self._cursor(class_name, fields, where, options)
+        try:
+            docs = await cursor.to_list(None)
+        except OperationFailure as exc:
+            raise _operation_error(exc) from None
+        return [transform.decode_object(fields, d, self.file_url) for d in docs]
+
+    def _cursor(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> Any:
         projection = transform.encode_projection(fields, options.keys) if options.keys is not None else None
-        cursor = self._col(class_name).find(filt, projection)
+        cursor = self._col(class_name).find(transform.encode_where(fields, where), projection)
         sort = transform.encode_sort(fields, options.order)
         if sort:
             cursor = cursor.sort(sort)
@@ -120,11 +127,13 @@ class MongoAdapter:
             cursor = cursor.limit(options.limit)
         if options.hint:
             cursor = cursor.hint(options.hint)
+        return cursor
+
+    async def explain(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> dict:
         try:
-            docs = await cursor.to_list(None)
+            return await self._cursor(class_name, fields, where, options).explain()
         except OperationFailure as exc:
             raise _operation_error(exc) from None
-        return [transform.decode_object(fields, d, self.file_url) for d in docs]
 
     async def count(self, class_name: str, fields: Fields, where: dict) -> int:
         col = self._col(class_name)
