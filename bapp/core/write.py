@@ -24,9 +24,6 @@ from bapp.storage.base import DuplicateValue, FindOptions
 if TYPE_CHECKING:
     from bapp.core.engine import Engine
 
-_SERVER_FIELDS = ("objectId", "createdAt", "updatedAt")
-
-
 def check_body(engine: Engine, class_name: str, data: Any, *, creating: bool) -> dict:
     """Shape and key checks on a write body; returns a copy with ops validated."""
     if not isinstance(data, dict):
