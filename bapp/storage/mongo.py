@@ -108,12 +108,34 @@ class MongoAdapter:
         return result.deleted_count
 
     async def find(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> list[dict]:
-        cursor = self._cursor(class_name, fields, where, options)
         try:
-            docs = await cursor.to_list(None)
+            docs = await self._cursor(class_name, fields, where, options).to_list(None)
         except OperationFailure as exc:
-            raise _operation_error(exc) from None
+            # As Parse Server: a $text or $nearSphere query on a field with no
+            # suitable index builds the index once and runs again.
+            if not await self._index_for(class_name, fields, where, exc):
+                raise _operation_error(exc) from None
+            try:
+                docs = await self._cursor(class_name, fields, where, options).to_list(None)
+            except OperationFailure as again:
+                raise _operation_error(again) from None
         return [transform.decode_object(fields, d, self.file_url) for d in docs]
+
+    async def _index_for(self, class_name: str, fields: Fields, where: dict, exc: OperationFailure) -> bool:
+        if exc.code not in (27, 291, 2):
+            return False
+        for key, value in where.items():
+            if key == "$and":
+                for sub in value:
+                    if await self._index_for(class_name, fields, sub, exc):
+                        return True
+            elif isinstance(value, dict) and "$text" in value:
+                await self._col(class_name).create_index([(key, "text")], name=f"{key}_text")
+                return True
+            elif isinstance(value, dict) and "$nearSphere" in value:
+                await self._col(class_name).create_index([(key, "2d")], name=f"{key}_2d")
+                return True
+        return False
 
     def _cursor(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> Any:
         projection = transform.encode_projection(fields, options.keys) if options.keys is not None else None
@@ -141,7 +163,7 @@ class MongoAdapter:
             # An empty filter need not scan the collection.
             return await col.estimated_document_count()
         try:
-            return await col.count_documents(transform.encode_where(fields, where))
+            return await col.count_documents(transform.encode_where(fields, _near_to_within(where)))
         except OperationFailure as exc:
             raise _operation_error(exc) from None
 
@@ -230,6 +252,34 @@ class MongoAdapter:
             update.setdefault("$set", {})[f"masterKeyOnly.{key}"] = bool(value)
         if update:
             await self._col("_GlobalConfig").update_one({"_id": 1}, update, upsert=True)
+
+
+def _near_to_within(where: dict) -> dict:
+    """Counting cannot use $nearSphere (it sorts); as Parse Server does, a
+    count asks for the points within the same distance instead."""
+    out: dict[str, Any] = {}
+    for key, value in where.items():
+        if key in ("$and", "$or", "$nor"):
+            out[key] = [_near_to_within(sub) for sub in value]
+        elif isinstance(value, dict) and "$nearSphere" in value:
+            rest = {k: v for k, v in value.items() if k != "$nearSphere" and not k.startswith("$maxDistance")}
+            radius = _max_distance(value)
+            rest["$geoWithin" if radius is not None else "$exists"] = (
+                {"$centerSphere": [value["$nearSphere"], radius]} if radius is not None else True)
+            out[key] = rest
+        else:
+            out[key] = value
+    return out
+
+
+def _max_distance(value: dict) -> float | None:
+    if "$maxDistance" in value or "$maxDistanceInRadians" in value:
+        return value.get("$maxDistance", value.get("$maxDistanceInRadians"))
+    if "$maxDistanceInMiles" in value:
+        return value["$maxDistanceInMiles"] / 3958.8
+    if "$maxDistanceInKilometers" in value:
+        return value["$maxDistanceInKilometers"] / 6371.0
+    return None
 
 
 def _duplicate_fields(exc: DuplicateKeyError) -> list[str]:

@@ -1,0 +1,15 @@
+"""Unit tests of MongoDB-only paths of the adapter (no server needed)."""
+
+from bapp.storage.mongo import _near_to_within
+
+BERLIN = {"__type": "GeoPoint", "latitude": 52.52, "longitude": 13.405}
+
+
+def test_count_turns_near_sphere_into_geo_within():
+    where = {"loc": {"$nearSphere": BERLIN, "$maxDistanceInKilometers": 6371.0}, "n": 1}
+    assert _near_to_within(where) == {"loc": {"$geoWithin": {"$centerSphere": [BERLIN, 1.0]}}, "n": 1}
+
+
+def test_count_near_sphere_without_distance_counts_every_point():
+    where = {"$and": [{"loc": {"$nearSphere": BERLIN}}, {"_rperm": {"$in": [None, "*"]}}]}
+    assert _near_to_within(where) == {"$and": [{"loc": {"$exists": True}}, {"_rperm": {"$in": [None, "*"]}}]}
