@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pymongo.errors import OperationFailure
+
 from bapp.core import geo, matcher
+from bapp.storage import memory_filter, transform
 from bapp.storage.base import Fields, FindOptions
-from bapp.storage.mongo import MongoAdapter
+from bapp.storage.mongo import MongoAdapter, _operation_error
 
 
 def _id_candidates(filt: Any) -> list | None:
@@ -45,11 +48,15 @@ def _install_id_lookup() -> None:
 
     def iter_documents(self, filt):  # type: ignore[no-untyped-def]
         ids = _id_candidates(filt)
-        if ids is None:
-            return scan(self, filt)
         store = self._store
-        docs = [store[i] for i in dict.fromkeys(ids) if i in store]
-        return (doc for doc in docs if filter_applies(filt, doc))
+        if ids is not None:
+            docs = [store[i] for i in dict.fromkeys(ids) if i in store]
+        elif store.is_empty:
+            return scan(self, filt)
+        else:
+            docs = list(store.documents)
+        predicate = memory_filter.compile_filter(filt) or (lambda doc: filter_applies(filt, doc))
+        return (doc for doc in docs if predicate(doc))
 
     iter_documents._bapp_fast = True  # type: ignore[attr-defined]
     Collection._iter_documents = iter_documents
@@ -114,9 +121,9 @@ class MemoryAdapter(MongoAdapter):
     async def find(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> list[dict]:
         db_part, py_part = _split(where)
         if not py_part:
-            return await super().find(class_name, fields, where, options)
+            return self._select(class_name, fields, where, options)
         everything = FindOptions(order=options.order, hint=options.hint)
-        rows = await super().find(class_name, fields, db_part, everything)
+        rows = self._select(class_name, fields, db_part, everything)
         compiled = matcher.compile_where(py_part)
         rows = [row for row in rows if compiled.matches(row)]
         near = _near(py_part)
@@ -130,6 +137,28 @@ class MemoryAdapter(MongoAdapter):
             keep = {k.split(".", 1)[0] for k in options.keys} | {"objectId", "createdAt", "updatedAt", "ACL"}
             rows = [{k: v for k, v in row.items() if k in keep or k.startswith("_")} for row in rows]
         return rows
+
+    def _select(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> list[dict]:
+        """A find without mongomock's cursor, which copies every matching
+        document before applying skip and limit: match, sort, slice, and only
+        then decode (decoding builds fresh containers, so nothing the caller
+        changes can reach the store)."""
+        from mongomock.filtering import resolve_sort_key
+
+        collection = self._col(class_name)._AsyncMongoMockCollection__collection
+        try:
+            docs = list(collection._iter_documents(transform.encode_where(fields, where)))
+        except OperationFailure as exc:
+            raise _operation_error(exc) from None
+        for key, direction in reversed(transform.encode_sort(fields, options.order)):
+            docs.sort(key=lambda doc, k=key: resolve_sort_key(k, doc), reverse=direction < 0)
+        start = options.skip or 0
+        docs = docs[start:] if options.limit is None else docs[start:start + options.limit]
+        if options.keys is not None:
+            wanted = transform.encode_projection(fields, options.keys)
+            docs = [{k: v for k, v in doc.items() if k in wanted}
+                    for doc in docs]
+        return [transform.decode_object(fields, doc, self.file_url) for doc in docs]
 
     async def explain(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> dict:
         """mongomock has no query planner: describe what this store does."""
