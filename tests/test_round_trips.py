@@ -61,3 +61,9 @@ async def test_includes_are_batched_per_class(api, calls):
     reply = await api.get("/classes/Post", params={"include": "author,editor"})
     assert len(reply.body["results"]) == 5
     assert calls == ["find", "find"]  # the posts, then all authors and editors in one query
+
+
+async def test_first_session_records_the_session_class(api):
+    await api.signup("ann")
+    names = [c["className"] for c in (await api.get("/schemas", master=True)).body["results"]]
+    assert "_Session" in names

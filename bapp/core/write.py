@@ -101,7 +101,9 @@ async def enforce_schema(engine: Engine, class_name: str, schema: ClassSchema | 
         types.check_class_name(class_name)
     if new_fields:
         return await engine.schemas.add_fields(class_name, new_fields)
-    if schema is None:
+    if schema is None or class_name not in engine.schemas.classes:
+        # First write to a class (built-in ones such as _Session included):
+        # it gets its _SCHEMA entry, as Parse Server records it.
         return await engine.schemas.ensure_class(class_name)
     return schema
 
