@@ -50,3 +50,13 @@ async def test_purge(api):
     assert (await api.delete("/purge/Junk", master=True)).body == {}
     assert (await api.get("/classes/Junk", params={"count": 1}, master=True)).body == {"results": [], "count": 0}
     assert (await api.delete("/purge/Missing", master=True)).body == {}
+
+
+async def test_push_without_an_adapter(api):
+    assert (await api.post("/push", {"channels": ["a"], "data": {"alert": "hi"}})).status == 403
+    reply = await api.post("/push", {"channels": ["a"], "data": {"alert": "hi"}}, master=True)
+    assert (reply.status, reply.body) == (400, {"code": 115, "error": "Missing push configuration"})
+
+
+async def test_analytics_events_are_accepted(api):
+    assert (await api.post("/events/AppOpened", {})).body == {}

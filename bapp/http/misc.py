@@ -81,6 +81,12 @@ async def purge(req: ApiRequest) -> ApiResponse:
     return ApiResponse({})
 
 
+async def push(req: ApiRequest) -> ApiResponse:
+    # bapp ships no push adapter; Parse Server answers the same when none is configured.
+    require_master(req, write=True)
+    raise ParseError(errors.PUSH_MISCONFIGURED, "Missing push configuration")
+
+
 async def analytics(req: ApiRequest) -> ApiResponse:
     return ApiResponse({})
 
@@ -93,3 +99,4 @@ def register(router: Router) -> None:
     router.add("POST", "/aggregate/{className}", aggregate)
     router.add("DELETE", "/purge/{className}", purge)
     router.add("POST", "/events/{name}", analytics)
+    router.add("POST", "/push", push)
