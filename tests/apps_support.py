@@ -34,15 +34,6 @@ import itertools
 import json
 import os
 import random
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,12 +41,12 @@ from typing import Any
 import aiohttp
 import websockets
 from conftest import APP_ID, MASTER_KEY, Client, Reply, make_settings, start_server
+from server_process import ServerProcess
 
 from bapp import apps
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENT_TIMEOUT = 5.0
-START_TIMEOUT = 30.0
 
 
 class AppClient(Client):
@@ -167,78 +158,18 @@ def db_latency(engine: Any, max_delay: float = 0.002) -> Iterator[None]:
 
 # ------------------------------------------------------------------ subprocess
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class AppProcess:
-    """``python -m bapp serve --app NAME`` on a free loopback port; its
-    output goes to a temporary log file (``output()``)."""
+class AppProcess(ServerProcess):
+    """``python -m bapp serve --app NAME`` on a free loopback port."""
 
     def __init__(self, app: str, *, admin: tuple[str, str] | None = None, extra_args: list[str] | None = None,
                  env: dict[str, str] | None = None) -> None:
         self.app = app
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/parse"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/parse"
         self.app_id = APP_ID
         self.master_key = MASTER_KEY
-        self.log = tempfile.NamedTemporaryFile(prefix=f"bapp-{app}-", suffix=".log", delete=False)
-        self.files_dir = tempfile.mkdtemp(prefix="bapp-app-files-")
-        command = [sys.executable, "-m", "bapp", "serve", "--app", app, "--host", "127.0.0.1",
-                   "--port", str(self.port), "--app-id", APP_ID, "--master-key", MASTER_KEY]
+        args = ["--app", app, "--app-id", APP_ID, "--master-key", MASTER_KEY]
         if admin:
-            command += ["--admin-username", admin[0], "--admin-password", admin[1]]
-        command += extra_args or []
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self._env(env), stdout=self.log,
-                                        stderr=subprocess.STDOUT)
-
-    def _env(self, extra: dict[str, str] | None) -> dict[str, str]:
-        # A developer's BAPP_* variables must not leak into the server under test.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BAPP_")}
-        env["BAPP_LOG_LEVEL"] = "warning"
-        env["BAPP_FILES_PATH"] = self.files_dir
-        uri = os.environ.get("BAPP_TEST_DATABASE_URI")
-        if uri:
-            env["BAPP_DATABASE_URI"] = uri
-            env["BAPP_DATABASE_NAME"] = "bapp_app_" + uuid.uuid4().hex[:12]
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-        env.update(extra or {})
-        return env
-
-    def output(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"bapp serve --app {self.app} exited with {self.process.returncode}:\n"
-                                   f"{self.output()}")
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"bapp serve --app {self.app} did not answer within {timeout}s:\n{self.output()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.log.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.log.name)
-        shutil.rmtree(self.files_dir, ignore_errors=True)
+            args += ["--admin-username", admin[0], "--admin-password", admin[1]]
+        super().__init__(args + (extra_args or []), label=app, env=env)
 
     def example_env(self) -> dict[str, str]:
         """The variables the examples read to find the server."""

@@ -14,18 +14,13 @@ import contextlib
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPAT = ROOT / "tests" / "compat"
@@ -38,7 +33,6 @@ MOUNT = "/parse"
 # Seconds; node's own per-file budget. The whole run normally takes a few seconds.
 FILE_TIMEOUT = float(os.environ.get("BAPP_COMPAT_TIMEOUT", "90"))
 INSTALL_TIMEOUT = 300
-START_TIMEOUT = 20
 # Settings without a command-line flag go to the server as BAPP_* variables.
 SERVER_ENV = {
     "BAPP_LOG_LEVEL": "warning",
@@ -118,78 +112,20 @@ def ensure_node_modules() -> None:
 
 # ---------------------------------------------------------------- the server
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _server_command(port: int) -> list[str]:
-    command = [sys.executable, "-m", "bapp", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--mount-path", MOUNT, "--app-id", APP_ID, "--master-key", MASTER_KEY,
-               "--javascript-key", JS_KEY]
+def _server_args() -> list[str]:
+    args = ["--app-id", APP_ID, "--master-key", MASTER_KEY, "--javascript-key", JS_KEY]
     if (COMPAT / "cloud").is_dir():
-        command += ["--cloud", str(COMPAT / "cloud")]
+        args += ["--cloud", str(COMPAT / "cloud")]
     if (COMPAT / "schemas").is_dir():
-        command += ["--schemas", str(COMPAT / "schemas")]
-    return command
+        args += ["--schemas", str(COMPAT / "schemas")]
+    return args
 
 
-def _server_env(files_dir: str) -> dict[str, str]:
-    # Only the settings this run chooses: a developer's BAPP_* variables
-    # must not leak into the server under test.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BAPP_")}
-    env.update(SERVER_ENV)
-    env["BAPP_FILES_PATH"] = files_dir  # uploaded files never land in the checkout
-    uri = os.environ.get("BAPP_TEST_DATABASE_URI")
-    if uri:  # same switch as tests/conftest.py: run against MongoDB
-        env["BAPP_DATABASE_URI"] = uri
-        env["BAPP_DATABASE_NAME"] = "bapp_compat_" + uuid.uuid4().hex[:12]
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return env
-
-
-class Server:
-    """A ``bapp serve`` subprocess, its log in a temporary file."""
+class Server(ServerProcess):
+    """The ``bapp serve`` the SDK tests talk to."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}{MOUNT}"
-        self.log = tempfile.NamedTemporaryFile(prefix="bapp-compat-", suffix=".log", delete=False)
-        self.files_dir = tempfile.mkdtemp(prefix="bapp-compat-files-")
-        self.process = subprocess.Popen(_server_command(self.port), cwd=ROOT, env=_server_env(self.files_dir),
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-
-    def output(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"bapp serve exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"bapp serve did not answer {self.url}/health within {START_TIMEOUT}s:\n{self.output()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.log.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.log.name)
-        shutil.rmtree(self.files_dir, ignore_errors=True)
+        super().__init__(_server_args(), label="compat", mount=MOUNT, env=SERVER_ENV)
 
 
 @pytest.fixture(scope="module")
