@@ -13,3 +13,12 @@ def test_count_turns_near_sphere_into_geo_within():
 def test_count_near_sphere_without_distance_counts_every_point():
     where = {"$and": [{"loc": {"$nearSphere": BERLIN}}, {"_rperm": {"$in": [None, "*"]}}]}
     assert _near_to_within(where) == {"$and": [{"loc": {"$exists": True}}, {"_rperm": {"$in": [None, "*"]}}]}
+
+
+def test_regex_queries_carry_a_time_limit():
+    from bapp.storage.mongo import _has_regex, _operation_error
+    from pymongo.errors import OperationFailure
+
+    assert _has_regex({"$and": [{"name": {"$regex": "^a"}}, {"_rperm": {"$in": ["*"]}}]})
+    assert not _has_regex({"name": "^a"})
+    assert _operation_error(OperationFailure("too slow", code=50)).code == 124

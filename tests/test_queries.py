@@ -277,3 +277,19 @@ async def test_explain_needs_the_master_key(api, rows):
     assert (reply.status, reply.body["code"]) == (400, 102)
     reply = await api.get("/classes/Item", params={"explain": True}, master=True)
     assert reply.status == 200 and "queryPlanner" in reply.body["results"]
+
+
+async def test_catastrophic_regex_does_not_freeze_the_server(api):
+    import asyncio
+    import time
+
+    await api.post("/classes/Item", {"name": "a" * 40 + "!"}, master=True)
+    started = time.monotonic()
+    slow = asyncio.create_task(api.get("/classes/Item", params={"where": {"name": {"$regex": "^(a|a)*$"}}}))
+    # the event loop keeps answering while the regex runs
+    assert (await api.get("/classes/Item", params={"limit": 1})).status == 200
+    reply = await slow
+    assert time.monotonic() - started < 5
+    assert reply.status in (200, 400)
+    if reply.status == 400:
+        assert reply.body["code"] == 102

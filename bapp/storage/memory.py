@@ -1,8 +1,9 @@
 """The in-memory store: the MongoDB adapter on mongomock-motor.
 
-mongomock has no geo operators, no ``$text`` and no collations. Constraints
-that use them are lifted out of the query, the rest runs in mongomock, and
-the lifted part is decided in Python by the same matcher LiveQuery uses.
+mongomock has no geo operators, no ``$text`` and no collations, and runs
+regexes without a time limit. Constraints that use them are lifted out of
+the query, the rest runs in mongomock, and the lifted part is decided in
+Python by the same matcher LiveQuery uses (regexes with a time budget).
 Everything else is the production code path."""
 
 from __future__ import annotations
@@ -62,12 +63,14 @@ def _install_id_lookup() -> None:
     Collection._iter_documents = iter_documents
 
 
-_PY_OPS = frozenset({"$nearSphere", "$within", "$geoWithin", "$geoIntersects", "$text"})
+# $regex is decided by the matcher too: it runs patterns with a time budget,
+# where mongomock's `re` would let a catastrophic pattern freeze the server.
+_PY_OPS = frozenset({"$nearSphere", "$within", "$geoWithin", "$geoIntersects", "$text", "$regex"})
 
 
 def _needs_python(value: Any) -> bool:
-    """A field constraint mongomock cannot decide: geo, $text, and regexes
-    inside $all (the SDK's containsAllStartingWith)."""
+    """A field constraint mongomock cannot decide (geo, $text) or should not
+    (regexes, also inside $all: the SDK's containsAllStartingWith)."""
     if not isinstance(value, dict):
         return False
     if _PY_OPS.intersection(value):

@@ -2,14 +2,13 @@
 
 mongomock interprets a filter generically for every document, which makes
 scans slow. The shapes the engine sends most (equality, comparisons,
-``$in``/``$nin``, ``$exists``, ``$regex``, ``$all`` and the logical
-operators) are compiled here into closures with MongoDB's semantics; any
+``$in``/``$nin``, ``$exists``, ``$all`` and the logical operators; regexes
+never reach here, the matcher decides them with a time budget) are compiled here into closures with MongoDB's semantics; any
 other shape compiles to None and mongomock decides, and a document whose
 path crosses an array falls back to mongomock too."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -22,7 +21,6 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b,
     "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b,
 }
-_FLAGS = {"i": re.I, "m": re.M, "x": re.X, "s": re.S}
 
 
 class _Unsupported(Exception):
@@ -177,20 +175,4 @@ def _operator(op: str, arg: Any, cond: dict) -> Callable[[Any], bool]:
             raise _Unsupported
         tests = [_equals(a) for a in arg]
         return lambda v: all(t(v) for t in tests)
-    if op == "$regex":
-        if not isinstance(arg, str):
-            raise _Unsupported
-        flags = 0
-        for letter in cond.get("$options") or "":
-            flags |= _FLAGS.get(letter, 0)
-        try:
-            pattern = re.compile(arg, flags)
-        except re.error:
-            raise _Unsupported from None
-
-        def regex(value: Any) -> bool:
-            items = value if isinstance(value, list) else (value,)
-            return any(isinstance(v, str) and pattern.search(v) is not None for v in items)
-
-        return regex
     raise _Unsupported

@@ -19,6 +19,9 @@ from bapp.storage.base import DuplicateValue, Fields, FindOptions
 from bapp.storage.pipeline import decode_results, encode_pipeline
 
 SCHEMA_COLLECTION = "_SCHEMA"
+# MongoDB runs regexes without a time limit; a catastrophic pattern is cut
+# off here rather than left to occupy the database.
+REGEX_TIME_LIMIT_MS = 2000
 
 
 def _join_name(field_name: str, owner_class: str) -> str:
@@ -140,6 +143,8 @@ class MongoAdapter:
     def _cursor(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> Any:
         projection = transform.encode_projection(fields, options.keys) if options.keys is not None else None
         cursor = self._col(class_name).find(transform.encode_where(fields, where), projection)
+        if _has_regex(where):
+            cursor = cursor.max_time_ms(REGEX_TIME_LIMIT_MS)
         sort = transform.encode_sort(fields, options.order)
         if sort:
             cursor = cursor.sort(sort)
@@ -162,8 +167,9 @@ class MongoAdapter:
         if not where:
             # An empty filter need not scan the collection.
             return await col.estimated_document_count()
+        limit = {"maxTimeMS": REGEX_TIME_LIMIT_MS} if _has_regex(where) else {}
         try:
-            return await col.count_documents(transform.encode_where(fields, _near_to_within(where)))
+            return await col.count_documents(transform.encode_where(fields, _near_to_within(where)), **limit)
         except OperationFailure as exc:
             raise _operation_error(exc) from None
 
@@ -254,6 +260,14 @@ class MongoAdapter:
             await self._col("_GlobalConfig").update_one({"_id": 1}, update, upsert=True)
 
 
+def _has_regex(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "$regex" in value or any(_has_regex(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_regex(v) for v in value)
+    return False
+
+
 def _near_to_within(where: dict) -> dict:
     """Counting cannot use $nearSphere (it sorts); as Parse Server does, a
     count asks for the points within the same distance instead."""
@@ -301,6 +315,8 @@ def _operation_error(exc: OperationFailure) -> ParseError:
         return ParseError(errors.INVALID_QUERY, "Invalid query.")
     if code == 27:  # IndexNotFound, e.g. $text without a text index
         return ParseError(errors.INVALID_QUERY, "text index required for $text query")
+    if code == 50:  # MaxTimeMSExpired
+        return ParseError(errors.TIMEOUT, "The query took too long (a costly regular expression?).")
     if code == 291:
         return ParseError(errors.INVALID_QUERY, "unable to find index for $geoNear query")
     return ParseError(errors.INVALID_QUERY, "Invalid query.")
