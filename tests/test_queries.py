@@ -293,3 +293,14 @@ async def test_catastrophic_regex_does_not_freeze_the_server(api):
     assert reply.status in (200, 400)
     if reply.status == 400:
         assert reply.body["code"] == 102
+
+
+async def test_text_search_sorted_by_score(api):
+    for title in ("quick", "quick quick brown", "slow brown", "a quick fox"):
+        await api.post("/classes/Doc", {"title": title}, master=True)
+    where = {"title": {"$text": {"$search": {"$term": "quick"}}}}
+    reply = await api.get("/classes/Doc", params={"where": where, "order": "$score", "keys": "$score,title"})
+    rows = reply.body["results"]
+    assert [r["title"] for r in rows][0] == "quick quick brown"
+    assert len(rows) == 3 and all(r["score"] > 0 for r in rows)
+    assert rows[0]["score"] >= rows[1]["score"] >= rows[2]["score"]

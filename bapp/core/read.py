@@ -417,6 +417,8 @@ def clean_object(engine: Engine, class_name: str, row: dict, auth: Auth, merged:
 def _select_keys(row: dict, opts: QueryOptions) -> dict:
     if opts.keys is not None:
         keep = {k.split(".", 1)[0] for k in opts.keys} | set(ALWAYS_KEYS)
+        if "$score" in keep:
+            keep.add("score")  # a $text query's relevance, as Parse returns it
         row = {k: v for k, v in row.items() if k in keep or (isinstance(v, dict) and v.get("__type") == "Relation")}
     for key in opts.exclude_keys:
         if key not in ALWAYS_KEYS and "." not in key:

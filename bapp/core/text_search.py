@@ -125,3 +125,14 @@ class TextSearch:
         if self.phrases:
             return all(p in doc for p in self.phrases)
         return bool(words & self.terms)
+
+    def score(self, texts: list[str]) -> float:
+        """A relevance score in the spirit of MongoDB's ``textScore``: the
+        search terms' occurrences, weighted down in longer texts; 0 when the
+        text does not match."""
+        if not self.matches(texts):
+            return 0.0
+        doc = self.normalize("\n".join(texts))
+        words = [self.word_key(w) for w in _WORD.findall(doc)]
+        hits = sum(1 for w in words if w in self.terms) + sum(doc.count(p) for p in self.phrases)
+        return round(hits * (0.5 + 0.5 / max(len(words), 1)) + 0.5, 6)

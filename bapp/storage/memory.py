@@ -14,6 +14,7 @@ from typing import Any
 from pymongo.errors import OperationFailure
 
 from bapp.core import geo, matcher
+from bapp.core.text_search import TextSearch
 from bapp.storage import memory_filter, transform
 from bapp.storage.base import Fields, FindOptions
 from bapp.storage.mongo import MongoAdapter, _operation_error
@@ -102,6 +103,33 @@ def _split(where: dict) -> tuple[dict, dict]:
     return db_part, py_part
 
 
+def _with_text_scores(rows: list[dict], py_part: dict) -> list[dict]:
+    """Adds ``score`` (a $text query's relevance) to each row."""
+    found = _text_constraint(py_part)
+    if found is None:
+        return rows
+    key, spec = found
+    search = spec["$search"]
+    text = TextSearch(search["$term"], search.get("$language"), bool(search.get("$caseSensitive")),
+                      bool(search.get("$diacriticSensitive")))
+    for row in rows:
+        value = row.get(key)
+        row["score"] = text.score([value] if isinstance(value, str) else [v for v in value or [] if isinstance(v, str)])
+    return rows
+
+
+def _text_constraint(py_part: dict) -> tuple[str, dict] | None:
+    for key, value in py_part.items():
+        if key == "$and":
+            for sub in value:
+                found = _text_constraint(sub)
+                if found:
+                    return found
+        elif isinstance(value, dict) and isinstance(value.get("$text"), dict):
+            return key, value["$text"]
+    return None
+
+
 def _near(py_part: dict) -> tuple[str, dict] | None:
     for key, value in py_part.items():
         if key == "$and":
@@ -129,6 +157,10 @@ class MemoryAdapter(MongoAdapter):
         rows = self._select(class_name, fields, db_part, everything)
         compiled = matcher.compile_where(py_part)
         rows = [row for row in rows if compiled.matches(row)]
+        if "$score" in options.order or "$score" in (options.keys or []):
+            rows = _with_text_scores(rows, py_part)
+            if "$score" in options.order:
+                rows.sort(key=lambda row: -row.get("score", 0.0))
         near = _near(py_part)
         if near and not options.order:
             key, center = near
@@ -137,7 +169,7 @@ class MemoryAdapter(MongoAdapter):
         if options.limit is not None:
             rows = rows[: options.limit]
         if options.keys is not None:
-            keep = {k.split(".", 1)[0] for k in options.keys} | {"objectId", "createdAt", "updatedAt", "ACL"}
+            keep = {k.split(".", 1)[0] for k in options.keys} | {"objectId", "createdAt", "updatedAt", "ACL", "score"}
             rows = [{k: v for k, v in row.items() if k in keep or k.startswith("_")} for row in rows]
         return rows
 
@@ -154,6 +186,8 @@ class MemoryAdapter(MongoAdapter):
         except OperationFailure as exc:
             raise _operation_error(exc) from None
         for key, direction in reversed(transform.encode_sort(fields, options.order)):
+            if isinstance(direction, dict):
+                continue  # relevance: find() sorts by score after matching $text
             docs.sort(key=lambda doc, k=key: resolve_sort_key(k, doc), reverse=direction < 0)
         start = options.skip or 0
         docs = docs[start:] if options.limit is None else docs[start:start + options.limit]

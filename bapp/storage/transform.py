@@ -471,12 +471,14 @@ def _encode_geo_within(arg: dict) -> dict:
     raise ParseError(errors.INVALID_JSON, "bad $geoWithin value")
 
 
-def encode_sort(fields: Fields, order: list[str]) -> list[tuple[str, int]]:
-    sort = []
+def encode_sort(fields: Fields, order: list[str]) -> list[tuple[str, Any]]:
+    sort: list[tuple[str, Any]] = []
     for key in order:
         desc = key.startswith("-")
         name = key[1:] if desc else key
         if name == "$score":
+            # Relevance of a $text query, always best first.
+            sort.append(("score", {"$meta": "textScore"}))
             continue
         if name in _TOP_RENAMES:
             name = _TOP_RENAMES[name]
@@ -492,7 +494,9 @@ def encode_projection(fields: Fields, keys: list[str]) -> dict:
         root = key.split(".", 1)[0]
         if root in ("objectId", "createdAt", "updatedAt", "ACL"):
             continue
-        if fields.get(root, {}).get("type") == "Pointer":
+        if root == "$score":
+            proj["score"] = {"$meta": "textScore"}
+        elif fields.get(root, {}).get("type") == "Pointer":
             proj["_p_" + root] = 1
         elif root == "authData":
             continue
