@@ -16,8 +16,9 @@ def test_count_near_sphere_without_distance_counts_every_point():
 
 
 def test_regex_queries_carry_a_time_limit():
-    from bapp.storage.mongo import _has_regex, _operation_error
     from pymongo.errors import OperationFailure
+
+    from bapp.storage.mongo import _has_regex, _operation_error
 
     assert _has_regex({"$and": [{"name": {"$regex": "^a"}}, {"_rperm": {"$in": ["*"]}}]})
     assert not _has_regex({"name": "^a"})

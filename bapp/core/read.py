@@ -383,7 +383,15 @@ async def _fetch_many(engine: Engine, class_name: str, ids: list[str], auth: Aut
         if exc.code in (errors.OPERATION_FORBIDDEN, errors.OBJECT_NOT_FOUND):
             return []  # an unreadable target is left out, like a missing one
         raise
-    return found["results"]
+    rows = found["results"]
+    if class_name == "_User":
+        # An included user never carries a session token (not even the
+        # caller's own), nor, for clients, its authData: as Parse Server.
+        for row in rows:
+            row.pop("sessionToken", None)
+            if not auth.master:
+                row.pop("authData", None)
+    return rows
 
 
 def clean_object(engine: Engine, class_name: str, row: dict, auth: Auth, merged: dict | None = None,
