@@ -30,6 +30,25 @@ decrement below zero), ``objects`` (after_find), ``headers``, ``ip``, ``installa
 ``trigger_name``, ``function_name``, ``job_name``/``job_id``/``message``
 (jobs) and ``log``.
 
+LiveQuery hooks. ``before_connect`` (Parse's beforeConnect, registered
+under ``@Connect``) runs on a client's ``connect``: ``req.user`` (from the
+connect session token, when it resolves), ``installation_id``,
+``session_token``, ``keys``/``client_key`` (the keys the client sent, never
+the master key), ``headers`` (of the websocket upgrade), ``master``,
+``clients``/``subscriptions`` (counts); raising refuses the connection with
+an ``error`` frame. ``before_subscribe(cls)`` runs on ``subscribe``:
+``req.query`` is a mutable dict (``where``, ``keys``, ``watch``) that is
+then validated like the client's own query; raising refuses the
+subscription (the error frame carries the ``requestId``).
+``after_live_query_event(cls)`` (Parse's afterLiveQueryEvent) runs per
+event per subscriber before it is sent, in that subscriber's sending path:
+``req.event`` (create/enter/update/leave/delete), ``object``, ``original``,
+``user`` (the subscriber), ``client_id``, ``request_id``, ``send_event``
+(set False to drop the event); a changed ``req.object`` is what is sent,
+still filtered for the subscriber afterwards (protected fields, ``keys``).
+A failing hook is logged and the subscriber gets an ``error`` frame
+instead of the event.
+
 Errors. ``raise cloud.Error(code, message)`` answers with that code
 (``cloud.Error.OBJECT_NOT_FOUND`` and the other Parse codes are attributes);
 any other exception answers 141 with its message; validator failures
@@ -187,3 +206,20 @@ def before_delete_file(fn: Hook | None = None, *, validator: Any = None) -> Any:
 
 def after_delete_file(fn: Hook | None = None, *, validator: Any = None) -> Any:
     return _user_trigger("afterDeleteFile", "@File", fn, validator)
+
+
+# LiveQuery hooks (see the module docstring for their requests).
+def before_connect(fn: Hook | None = None, *, validator: Any = None) -> Any:
+    """Parse's ``beforeConnect``: raise to refuse a LiveQuery connection."""
+    return _user_trigger("beforeConnect", "@Connect", fn, validator)
+
+
+def before_subscribe(class_name: str, validator: Any = None) -> Callable[[Hook], Hook]:
+    """Parse's ``beforeSubscribe``: may change ``req.query`` or raise to refuse."""
+    return _trigger("beforeSubscribe", class_name, validator)
+
+
+def after_live_query_event(class_name: str, validator: Any = None) -> Callable[[Hook], Hook]:
+    """Parse's ``afterLiveQueryEvent``: may drop (``req.send_event = False``)
+    or change an event before it reaches one subscriber."""
+    return _trigger("afterEvent", class_name, validator)

@@ -24,6 +24,9 @@ TRIGGERS = (
     "beforeSave", "afterSave", "beforeDelete", "afterDelete", "beforeFind", "afterFind",
     "beforeLogin", "afterLogin", "afterLogout", "beforeSaveFile", "afterSaveFile",
     "beforeDeleteFile", "afterDeleteFile",
+    # LiveQuery (Parse's names: beforeConnect is kept under "@Connect",
+    # afterLiveQueryEvent under "afterEvent").
+    "beforeConnect", "beforeSubscribe", "afterEvent",
 )
 MAX_HOOK_DEPTH = 16
 

@@ -26,7 +26,7 @@ from bapp.core.matcher import LIVE_MAX_DEPTH, CompiledWhere, compile_where
 from bapp.core.query import LOGICAL, QueryOptions, WhereValidator
 from bapp.errors import ParseError
 from bapp.http.envelope import ip_allowed
-from bapp.livequery import access, events, protocol
+from bapp.livequery import access, events, hooks, protocol
 from bapp.livequery.client import GOING_AWAY_CODE, LiveClient
 from bapp.livequery.hub import Hub
 from bapp.livequery.protocol import ProtocolError
@@ -135,6 +135,8 @@ class LiveQueryServer:
             offered = [v for k, v in msg.keys.items() if k != "masterKey"]
             if not any(_same(v, c) for v in offered for c in configured):
                 raise ProtocolError(protocol.INVALID_KEYS, "Key in request is not valid")
+        # Refused by the hook: an error frame, the socket stays unconnected.
+        await hooks.before_connect(self.engine, client, msg, master, self.counts())
         if client.connected:  # a second connect starts over, as a new client
             self.forget(client)
         client.identify(str(uuid.uuid4()), msg.installation_id, msg.session_token, master)
@@ -149,6 +151,7 @@ class LiveQueryServer:
         if old is not None and msg.op == "update":  # update = unsubscribe quietly + subscribe
             self._remove(old)
         try:
+            msg = await hooks.before_subscribe(self.engine, client, msg, self.counts())
             sub = await self._build(client, msg)
         except ParseError as exc:
             raise ProtocolError(exc.code, exc.message, msg.request_id) from None
@@ -257,6 +260,11 @@ class LiveQueryServer:
         sub.client.send(protocol.error_frame(errors.INVALID_SESSION_TOKEN, access.INVALID_TOKEN, False,
                                              sub.request_id))
 
+    def counts(self) -> tuple[int, int]:
+        """Parse's ``clients`` and ``subscriptions`` of hook requests: connected
+        clients, and classes with at least one subscription."""
+        return sum(1 for c in self.sockets if c.connected), self.index.class_count()
+
     def stats(self) -> dict:
         queries, subs = self.index.counts()
         return {"sockets": len(self.sockets), "queries": queries, "subscriptions": subs}
@@ -276,6 +284,8 @@ class _EventRun:
         self.viewers: dict[tuple, Any] = {}
         self.visible: dict[tuple, tuple[bool, bool]] = {}
         self.rendered: dict[tuple, str] = {}
+        self.hook = server.engine.triggers.trigger(hooks.AFTER_EVENT, class_name)
+        self.counts: tuple[int, int] | None = None  # for hook requests, once per event
 
     async def viewer(self, ident: tuple) -> Any:
         found = self.viewers.get(ident, _UNSET)
@@ -315,9 +325,23 @@ class _EventRun:
             if events.applies_watch(event) and not events.watched_changed(sub.watch, original, current):
                 continue
             obj = current if current is not None else original
+            if self.hook is not None:
+                self.defer(sub, viewer, event, obj)
+                continue
             obj_json = self.render(viewer, obj, sub.keys, "current" if current is not None else "original")
             orig_json = self.render(viewer, original, sub.keys, "original") if event in events.WITH_ORIGINAL else None
             client.send(protocol.event_frame(event, client.head, sub.request_id, obj_json, orig_json))
+
+    def defer(self, sub: Subscription, viewer: Any, event: str, obj: dict) -> None:
+        """The afterLiveQueryEvent hook runs in the subscriber's sender, not here."""
+        # Parse gives the hook the object before a save (None on create); a
+        # delete's object is the deleted one, with no original.
+        original = self.original if self.current is not None else None
+        if self.counts is None:
+            self.counts = self.server.counts()
+        job = hooks.EventJob(self.server.engine, self.hook, self.class_name, event, obj, original, sub, viewer,
+                             self.counts)
+        sub.client.defer(job)
 
     def render(self, viewer: Any, obj: Any, keys: tuple[str, ...] | None, state: str) -> str:
         key = (viewer.key, keys, state)

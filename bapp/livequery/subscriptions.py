@@ -198,6 +198,10 @@ class SubscriptionIndex:
             return []
         return index.candidates([o for o in (original, current) if o is not None])
 
+    def class_count(self) -> int:
+        """Classes with at least one subscription."""
+        return len(self._classes)
+
     def counts(self) -> tuple[int, int]:
         """(distinct queries, subscriptions)."""
         records = [r for i in self._classes.values() for r in i.records.values()]
