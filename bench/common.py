@@ -10,8 +10,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import contextmanager
-from typing import Awaitable, Callable
 
 import aiohttp
 

@@ -39,8 +39,19 @@ async def run(url: str, seconds: float, concurrency: int) -> list[dict]:
         async with session.get(f"{url}/classes/Bench", params=params, headers=headers()) as resp:
             await resp.read()
 
+    async def signup(session: aiohttp.ClientSession, i: int) -> None:
+        body = {"username": f"user{i}", "password": "secret-pw"}
+        async with session.post(f"{url}/users", json=body, headers=headers()) as resp:
+            await resp.read()
+
+    async def login(session: aiohttp.ClientSession, i: int) -> None:
+        body = {"username": f"user{i % 50 + 1}", "password": "secret-pw"}
+        async with session.post(f"{url}/login", json=body, headers=headers()) as resp:
+            await resp.read()
+
     rows = []
-    for name, call in (("create", create), ("get by id", get), ("query (filter, limit 20)", query)):
+    for name, call in (("create", create), ("get by id", get), ("query (filter, limit 20)", query),
+                       ("sign-up (bcrypt)", signup), ("login (bcrypt)", login)):
         rows.append(await load(name, call, concurrency=concurrency, seconds=seconds))
     return rows
 
