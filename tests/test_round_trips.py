@@ -67,3 +67,13 @@ async def test_first_session_records_the_session_class(api):
     await api.signup("ann")
     names = [c["className"] for c in (await api.get("/schemas", master=True)).body["results"]]
     assert "_Session" in names
+
+
+def test_auth_caches_are_bounded(monkeypatch):
+    from bapp.core import auth
+
+    monkeypatch.setattr(auth, "CACHE_LIMIT", 3)
+    cache: dict = {}
+    for i in range(10):
+        auth._bounded_put(cache, f"t{i}", (float(i), {}, None), ttl=1e9)
+    assert list(cache) == ["t7", "t8", "t9"]

@@ -54,6 +54,24 @@ class Auth:
         return cls(master=True, **kwargs)
 
 
+CACHE_LIMIT = 10_000
+
+
+def _bounded_put(cache: dict, key: str, entry: tuple, ttl: float) -> None:
+    """Stores ``entry`` (whose first item is its time); past the limit,
+    expired entries go first, then the oldest, so the caches cannot grow
+    without bound however many users and tokens pass through."""
+    cache.pop(key, None)
+    cache[key] = entry
+    if len(cache) <= CACHE_LIMIT:
+        return
+    now = time.monotonic()
+    for stale in [k for k, v in cache.items() if now - v[0] >= ttl]:
+        del cache[stale]
+    while len(cache) > CACHE_LIMIT:
+        del cache[next(iter(cache))]
+
+
 class AuthService:
     """Resolves session tokens to users and users to role names."""
 
@@ -80,7 +98,7 @@ class AuthService:
             gen = self._session_gen
             user, expires = await self._load_session(token)
             if gen == self._session_gen:
-                self._sessions[token] = (now, user, expires)
+                _bounded_put(self._sessions, token, (now, user, expires), SESSION_TTL)
         # Expiry is checked on every use, cached or not.
         if expires is not None and expires <= datetime.now(UTC):
             raise ParseError(errors.INVALID_SESSION_TOKEN, "Session token is expired.")
@@ -147,7 +165,7 @@ class AuthService:
         gen = self._role_gen
         names = await self._load_roles(user_id)
         if gen == self._role_gen:
-            self._roles[user_id] = (time.monotonic(), names)
+            _bounded_put(self._roles, user_id, (time.monotonic(), names), ROLE_TTL)
         return names
 
     async def _load_roles(self, user_id: str) -> list[str]:
