@@ -40,6 +40,7 @@ log = logging.getLogger("bapp.livequery")
 HEARTBEAT_SECONDS = 10.0  # protocol-level ping, as Parse Server's websocketTimeout
 CLIENT_QUEUE_SIZE = 1_000  # frames a client may fall behind before it is dropped
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+MAX_SUBSCRIPTIONS_PER_CLIENT = 1000
 
 _UNSET = object()
 _SKIP = object()  # a subscriber that could not be resolved this time (not an invalid token)
@@ -150,6 +151,12 @@ class LiveQueryServer:
         old = client.subscriptions.get(msg.request_id)
         if old is not None and msg.op == "update":  # update = unsubscribe quietly + subscribe
             self._remove(old)
+        if old is None and len(client.subscriptions) >= MAX_SUBSCRIPTIONS_PER_CLIENT:
+            # A deliberate bound (Parse Server has none): one socket cannot
+            # make every write evaluate an unbounded number of queries.
+            raise ProtocolError(errors.INVALID_QUERY,
+                                f"A client may hold at most {MAX_SUBSCRIPTIONS_PER_CLIENT} subscriptions.",
+                                msg.request_id)
         try:
             msg = await hooks.before_subscribe(self.engine, client, msg, self.counts())
             sub = await self._build(client, msg)
