@@ -45,6 +45,7 @@ class Settings:
     public_server_url: str | None = None
     database_uri: str | None = None
     database_name: str | None = None
+    collection_prefix: str = ""
     schemas_path: str | None = None
     cloud_path: str | None = None
     app: str | None = None
@@ -136,9 +137,29 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "fileUpload": None,
     "startLiveQueryServer": None,
     "directAccess": None,
+    "logsFolder": None,
+    "jsonLogs": None,
+    "logLevels": None,
+    "cacheTTL": None,
+    "cacheMaxSize": None,
+    "collectionPrefix": "collection_prefix",
     "enableInsecureAuthAdapters": None,
     "encodeParseObjectInCloudFunction": None,
 }
+
+
+# Parse Server options whose behaviour bapp does not provide: refused with
+# their own message, since silently dropping one (a password policy, an
+# email adapter) would change what the deployment enforces.
+_UNSUPPORTED_PARSE_OPTIONS = frozenset({
+    "accountLockout", "passwordPolicy", "emailAdapter", "verifyUserEmails",
+    "preventLoginWithUnverifiedEmail", "preventSignupWithUnverifiedEmail", "push", "filesAdapter",
+    "databaseAdapter", "cacheAdapter", "analyticsAdapter", "loggerAdapter", "auth", "oauth",
+    "maintenanceKey", "maintenanceKeyIps", "trustProxy", "idempotencyOptions", "rateLimit",
+    "mountGraphQL", "graphQLPath", "graphQLSchema", "mountPlayground", "playgroundPath",
+    "extendSessionOnUse", "allowExpiredAuthDataToken", "preserveFileName", "customPages", "pages",
+    "routeAllowList", "readOnlyMasterKeyIps", "requestKeywordDenylist", "schema", "security",
+})
 
 
 def _parse_size(value: Any) -> int:
@@ -169,6 +190,10 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
         raise ConfigError(f"{path}: cannot read config: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: config must be a JSON object")
+    unsupported = sorted(k for k in data if k in _UNSUPPORTED_PARSE_OPTIONS)
+    if unsupported:
+        raise ConfigError(f"{path}: Parse Server option(s) bapp does not support: {', '.join(unsupported)} "
+                          "(remove them, or keep that deployment on Parse Server)")
     unknown = sorted(k for k in data if k not in _PARSE_OPTIONS)
     if unknown:
         raise ConfigError(f"{path}: unknown option(s): {', '.join(unknown)}")

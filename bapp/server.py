@@ -29,7 +29,7 @@ def build_storage(settings: Settings):
 
     uri = settings.database_uri
     name = settings.database_name or (urlsplit(uri).path.lstrip("/").split("?")[0] or "parse")
-    return MongoAdapter(AsyncMongoClient(uri, tz_aware=False), name)
+    return MongoAdapter(AsyncMongoClient(uri, tz_aware=False), name, collection_prefix=settings.collection_prefix)
 
 
 def build_engine(settings: Settings) -> Engine:

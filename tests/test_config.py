@@ -50,3 +50,18 @@ def test_flags_override_config(tmp_path, monkeypatch):
     args = build_parser().parse_args(["serve", "--config", str(path), "--port", "6000"])
     settings = settings_from_args(args)
     assert settings.app_id == "fromfile" and settings.port == 6000
+
+
+def test_parse_options_bapp_does_not_support_are_refused_with_their_own_message(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"appId": "x", "passwordPolicy": {"minLength": 8}, "verbose": True}))
+    with pytest.raises(ConfigError, match="Parse Server option\\(s\\) bapp does not support: passwordPolicy"):
+        apply_parse_config(Settings(), path)
+
+
+def test_collection_prefix_is_mapped(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"collectionPrefix": "app1_", "logsFolder": "./logs"}))
+    settings = Settings()
+    apply_parse_config(settings, path)
+    assert settings.collection_prefix == "app1_"
