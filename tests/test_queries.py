@@ -304,3 +304,8 @@ async def test_text_search_sorted_by_score(api):
     assert [r["title"] for r in rows][0] == "quick quick brown"
     assert len(rows) == 3 and all(r["score"] > 0 for r in rows)
     assert rows[0]["score"] >= rows[1]["score"] >= rows[2]["score"]
+
+
+async def test_negative_limit_is_its_absolute_value(api, rows):
+    reply = await api.get("/classes/Item", params={"limit": -2})
+    assert len(reply.body["results"]) == 2

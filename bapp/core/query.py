@@ -115,7 +115,9 @@ def parse_options(params: dict, *, single: bool = False) -> QueryOptions:
     opts.where = where
     opts.order = _comma_list(params.get("order"), "order")
     if "limit" in params:
-        opts.limit = _int_param(params["limit"], "limit")
+        # MongoDB reads a negative limit as its absolute value; internally a
+        # negative limit means "no limit", which a client must not reach.
+        opts.limit = abs(_int_param(params["limit"], "limit"))
     if "skip" in params:
         opts.skip = _int_param(params["skip"], "skip")
         if opts.skip < 0:
