@@ -34,11 +34,13 @@ import itertools
 import json
 import os
 import random
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import websockets
 from conftest import APP_ID, MASTER_KEY, Client, Reply, make_settings, start_server
 from server_process import ServerProcess
@@ -164,6 +166,7 @@ class AppProcess(ServerProcess):
     def __init__(self, app: str, *, admin: tuple[str, str] | None = None, extra_args: list[str] | None = None,
                  env: dict[str, str] | None = None) -> None:
         self.app = app
+        self.admin = admin
         self.app_id = APP_ID
         self.master_key = MASTER_KEY
         args = ["--app", app, "--app-id", APP_ID, "--master-key", MASTER_KEY]
@@ -172,11 +175,28 @@ class AppProcess(ServerProcess):
         super().__init__(args + (extra_args or []), label=app, env=env)
 
     def example_env(self) -> dict[str, str]:
-        """The variables the examples read to find the server."""
+        """The variables the examples read to find the server (and its admin),
+        with the SDK the compat tests installed on node's path."""
         env = dict(os.environ)
         env.update({"BAPP_URL": self.url, "BAPP_APP_ID": self.app_id, "BAPP_MASTER_KEY": self.master_key,
-                    "NODE_NO_WARNINGS": "1"})
+                    "NODE_NO_WARNINGS": "1", "NODE_PATH": str(ROOT / "tests" / "compat" / "node_modules")})
+        if self.admin:
+            env.update({"BAPP_ADMIN_USERNAME": self.admin[0], "BAPP_ADMIN_PASSWORD": self.admin[1]})
         return env
+
+    def run_example(self, command: list[str], timeout: float = 120) -> str:
+        """Runs a walkthrough against this server; its output, or a test
+        failure carrying the example's and the server's output."""
+        try:
+            done = subprocess.run(command, cwd=ROOT, env=self.example_env(), capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"{' '.join(command)} did not finish in {timeout}s\n{exc.stdout}\n{exc.stderr}\n"
+                        f"--- server log ---\n{self.output()}")
+        if done.returncode != 0:
+            pytest.fail(f"{' '.join(command)} exited with {done.returncode}\n{done.stdout}\n{done.stderr}\n"
+                        f"--- server log ---\n{self.output()}", pytrace=False)
+        return done.stdout
 
 
 @contextlib.contextmanager

@@ -95,34 +95,20 @@ def field_type_error(spec: dict) -> ParseError | None:
 
 def value_type(value: Any) -> dict | None:
     """The schema type of a REST value (Parse Server's getType), used for
-    default values: only the shape that names the type is checked."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return {"type": "Boolean"}
-    if isinstance(value, (int, float)):
-        return {"type": "Number"}
-    if isinstance(value, str):
-        return {"type": "String"}
-    if isinstance(value, list):
-        return {"type": "Array"}
-    if not isinstance(value, dict):
-        raise ParseError(errors.INCORRECT_TYPE, f"bad obj: {js_text(value)}")
-    kind = value.get("__type")
-    if kind is not None:
-        needs = {"Pointer": "className", "Relation": "className", "File": "name", "Date": "iso",
-                 "Bytes": "base64", "Polygon": "coordinates"}
-        if kind in ("Pointer", "Relation") and value.get("className"):
-            return {"type": kind, "targetClass": value["className"]}
-        if kind == "GeoPoint" and value.get("latitude") is not None and value.get("longitude") is not None:
-            return {"type": "GeoPoint"}
-        if kind in needs and kind not in ("Pointer", "Relation") and value.get(needs[kind]):
-            return {"type": kind}
-        raise ParseError(errors.INCORRECT_TYPE, f"This is not a valid {js_text(kind)}")
-    op = value.get("__op")
-    if op is not None:
+    default values: of a typed value only the key that names the type is
+    checked; everything else is typed as on write."""
+    kind = value.get("__type") if isinstance(value, dict) else None
+    if kind is None:
         return types.type_of(value)
-    return {"type": "Object"}
+    needs = {"Pointer": "className", "Relation": "className", "File": "name", "Date": "iso",
+             "Bytes": "base64", "Polygon": "coordinates"}
+    if kind in ("Pointer", "Relation") and value.get("className"):
+        return {"type": kind, "targetClass": value["className"]}
+    if kind == "GeoPoint" and value.get("latitude") is not None and value.get("longitude") is not None:
+        return {"type": "GeoPoint"}
+    if kind in needs and kind not in ("Pointer", "Relation") and value.get(needs[kind]):
+        return {"type": kind}
+    raise ParseError(errors.INCORRECT_TYPE, f"This is not a valid {js_text(kind)}")
 
 
 def _label(spec: dict | None) -> str:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bapp import errors
 from bapp.core import cloud_runtime
-from bapp.errors import ParseError, master_key_required
 from bapp.http.router import ApiRequest, ApiResponse, Router
 
 _RESERVED = frozenset({
@@ -47,12 +45,9 @@ async def run_function(req: ApiRequest) -> ApiResponse:
 
 
 async def _start_job(req: ApiRequest, name: Any) -> ApiResponse:
-    if not req.auth.master:
-        raise master_key_required()
-    if req.auth.read_only:
-        # Deliberately stricter than Parse Server: a job can write, so the
-        # read-only master key may not start one.
-        raise ParseError(errors.OPERATION_FORBIDDEN, "read-only masterKey isn't allowed to perform this operation.")
+    # Deliberately stricter than Parse Server: a job can write, so the
+    # read-only master key may not start one.
+    req.require_master("perform this operation")
     job_id = await cloud_runtime.start_job(req.engine, name, call_params(req), req.auth)
     return ApiResponse({}, 200, {"X-Parse-Job-Status-Id": job_id})
 

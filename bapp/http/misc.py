@@ -8,19 +8,12 @@ from typing import Any
 from bapp import __version__, errors
 from bapp.core import aggregate as agg
 from bapp.core import types
-from bapp.errors import ParseError, master_key_required
+from bapp.errors import ParseError
 from bapp.http.router import ApiRequest, ApiResponse, Router
 
 
-def require_master(req: ApiRequest, *, write: bool = False) -> None:
-    if not req.auth.master:
-        raise master_key_required()
-    if write and req.auth.read_only:
-        raise ParseError(errors.OPERATION_FORBIDDEN, "read-only masterKey isn't allowed to perform this operation.")
-
-
 async def server_info(req: ApiRequest) -> ApiResponse:
-    require_master(req)
+    req.require_master()
     features = {
         "globalConfig": {"create": True, "read": True, "update": True, "delete": True},
         "hooks": {"create": False, "read": False, "update": False, "delete": False},
@@ -47,7 +40,7 @@ async def get_config(req: ApiRequest) -> ApiResponse:
 
 
 async def put_config(req: ApiRequest) -> ApiResponse:
-    require_master(req, write=True)
+    req.require_master("perform this operation")
     body = req.body if isinstance(req.body, dict) else {}
     params = body.get("params", {})
     master_only = body.get("masterKeyOnly", {})
@@ -62,14 +55,14 @@ async def put_config(req: ApiRequest) -> ApiResponse:
 
 
 async def aggregate(req: ApiRequest) -> ApiResponse:
-    require_master(req)
+    req.require_master()
     class_name = types.check_class_name(req.params["className"])
     options: dict[str, Any] = req.options()
     return ApiResponse({"results": await agg.run(req.engine, class_name, options)})
 
 
 async def purge(req: ApiRequest) -> ApiResponse:
-    require_master(req, write=True)
+    req.require_master("perform this operation")
     class_name = types.check_class_name(req.params["className"])
     schema = await req.engine.schemas.get(class_name)
     if schema is not None:
@@ -83,7 +76,7 @@ async def purge(req: ApiRequest) -> ApiResponse:
 
 async def push(req: ApiRequest) -> ApiResponse:
     # bapp ships no push adapter; Parse Server answers the same when none is configured.
-    require_master(req, write=True)
+    req.require_master("perform this operation")
     raise ParseError(errors.PUSH_MISCONFIGURED, "Missing push configuration")
 
 

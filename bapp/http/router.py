@@ -11,6 +11,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bapp import errors
+from bapp.errors import ParseError, master_key_required
+
 if TYPE_CHECKING:
     from bapp.config import Settings
     from bapp.core.auth import Auth
@@ -32,6 +35,15 @@ class ApiRequest:
     mount_url: str = ""
     raw: Any = None  # the aiohttp request, for streaming routes only
     in_batch: bool = False
+
+    def require_master(self, refused: str | None = None) -> None:
+        """Master-only routes: 403 without the master key; with ``refused``
+        (what a write would do, e.g. "create a schema") the read-only master
+        key gets Parse Server's 119 too."""
+        if not self.auth.master:
+            raise master_key_required()
+        if refused and self.auth.read_only:
+            raise ParseError(errors.OPERATION_FORBIDDEN, f"read-only masterKey isn't allowed to {refused}.")
 
     @property
     def settings(self) -> Settings:

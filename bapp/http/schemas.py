@@ -10,15 +10,8 @@ from typing import Any
 
 from bapp import errors
 from bapp.core import schema_api
-from bapp.errors import ParseError, master_key_required
+from bapp.errors import ParseError
 from bapp.http.router import ApiRequest, ApiResponse, Router
-
-
-def _require_master(req: ApiRequest, action: str | None = None) -> None:
-    if not req.auth.master:
-        raise master_key_required()
-    if action and req.auth.read_only:
-        raise ParseError(errors.OPERATION_FORBIDDEN, f"read-only masterKey isn't allowed to {action} a schema.")
 
 
 def _body(req: ApiRequest) -> dict:
@@ -31,17 +24,17 @@ def _name_mismatch(body_name: Any, path_name: str) -> ParseError:
 
 
 async def list_schemas(req: ApiRequest) -> ApiResponse:
-    _require_master(req)
+    req.require_master()
     return ApiResponse(await schema_api.all_schemas(req.engine))
 
 
 async def get_schema(req: ApiRequest) -> ApiResponse:
-    _require_master(req)
+    req.require_master()
     return ApiResponse(await schema_api.get_schema(req.engine, req.params["className"]))
 
 
 async def create_schema(req: ApiRequest) -> ApiResponse:
-    _require_master(req, "create")
+    req.require_master("create a schema")
     body = _body(req)
     path_name = req.params.get("className")
     body_name = body.get("className")
@@ -54,7 +47,7 @@ async def create_schema(req: ApiRequest) -> ApiResponse:
 
 
 async def update_schema(req: ApiRequest) -> ApiResponse:
-    _require_master(req, "update")
+    req.require_master("update a schema")
     body = _body(req)
     class_name = req.params["className"]
     if body.get("className") and body["className"] != class_name:
@@ -63,7 +56,7 @@ async def update_schema(req: ApiRequest) -> ApiResponse:
 
 
 async def delete_schema(req: ApiRequest) -> ApiResponse:
-    _require_master(req, "delete")
+    req.require_master("delete a schema")
     return ApiResponse(await schema_api.delete_schema(req.engine, req.params["className"]))
 
 

@@ -105,7 +105,7 @@ def _split(where: dict) -> tuple[dict, dict]:
 
 def _with_text_scores(rows: list[dict], py_part: dict) -> list[dict]:
     """Adds ``score`` (a $text query's relevance) to each row."""
-    found = _text_constraint(py_part)
+    found = _find_operator(py_part, "$text")
     if found is None:
         return rows
     key, spec = found
@@ -118,27 +118,17 @@ def _with_text_scores(rows: list[dict], py_part: dict) -> list[dict]:
     return rows
 
 
-def _text_constraint(py_part: dict) -> tuple[str, dict] | None:
+def _find_operator(py_part: dict, op: str) -> tuple[str, Any] | None:
+    """The first field constrained by ``op`` (top level or in a top-level
+    $and) and that operator's argument."""
     for key, value in py_part.items():
         if key == "$and":
             for sub in value:
-                found = _text_constraint(sub)
+                found = _find_operator(sub, op)
                 if found:
                     return found
-        elif isinstance(value, dict) and isinstance(value.get("$text"), dict):
-            return key, value["$text"]
-    return None
-
-
-def _near(py_part: dict) -> tuple[str, dict] | None:
-    for key, value in py_part.items():
-        if key == "$and":
-            for sub in value:
-                found = _near(sub)
-                if found:
-                    return found
-        elif isinstance(value, dict) and "$nearSphere" in value:
-            return key, value["$nearSphere"]
+        elif isinstance(value, dict) and op in value:
+            return key, value[op]
     return None
 
 
@@ -161,7 +151,7 @@ class MemoryAdapter(MongoAdapter):
             rows = _with_text_scores(rows, py_part)
             if "$score" in options.order:
                 rows.sort(key=lambda row: -row.get("score", 0.0))
-        near = _near(py_part)
+        near = _find_operator(py_part, "$nearSphere")
         if near and not options.order:
             key, center = near
             rows.sort(key=lambda row: geo.distance_key(row.get(key), center))
