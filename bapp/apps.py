@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bapp.config import ConfigError, Settings
-from bapp.core import types
 from bapp.core.auth import Auth
+from bapp.model import types
 from bapp.storage.base import FindOptions
 
 if TYPE_CHECKING:

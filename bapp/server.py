@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bapp import apps, livequery
+from bapp.cloud import loader as cloud_loader
 from bapp.config import Settings
-from bapp.core import cloud_loader
 from bapp.core.engine import Engine
 from bapp.http import files as file_routes
 from bapp.http.app import create_app
@@ -20,12 +20,12 @@ log = logging.getLogger("bapp")
 
 def build_storage(settings: Settings):
     if settings.in_memory:
-        from bapp.storage.memory import MemoryAdapter
+        from bapp.storage.mongo.memory import MemoryAdapter
 
         return MemoryAdapter()
     from pymongo import AsyncMongoClient
 
-    from bapp.storage.mongo import MongoAdapter
+    from bapp.storage.mongo.adapter import MongoAdapter
 
     uri = settings.database_uri
     name = settings.database_name or (urlsplit(uri).path.lstrip("/").split("?")[0] or "parse")
@@ -41,7 +41,7 @@ def build_engine(settings: Settings) -> Engine:
 def attach_files(engine: Engine) -> None:
     """Gives the engine its file service (the adapter the settings choose)."""
     from bapp.core.files import FileService
-    from bapp.storage.files import build_files_adapter
+    from bapp.storage.files.base import build_files_adapter
 
     engine.files = FileService(engine, build_files_adapter(engine.settings, engine.storage))
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import APP_ID, make_settings
 
 from bapp import cloud
-from bapp.core import cloud_runtime
+from bapp.cloud import runtime as cloud_runtime
 from bapp.core.auth import Auth
 from bapp.core.triggers import Registry, call_hook
 from bapp.errors import ParseError

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 from conftest import Client, make_settings, start_server
 
-from bapp.core import cloud_runtime
+from bapp.cloud import runtime as cloud_runtime
 
 CLOUD = '''
 import asyncio

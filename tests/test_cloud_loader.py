@@ -12,8 +12,8 @@ import pytest
 from conftest import Client, make_settings, start_server
 
 from bapp import cli
-from bapp.core import cloud_loader
-from bapp.core.cloud_loader import CloudLoadError
+from bapp.cloud import loader as cloud_loader
+from bapp.cloud.loader import CloudLoadError
 from bapp.server import build_app
 
 

@@ -15,9 +15,9 @@ from bapp.config import Settings
 from bapp.core import files as core
 from bapp.errors import ParseError
 from bapp.http.files import parse_range
-from bapp.storage.files import FileNotFound, FilesConfigError, adapter_kind, build_files_adapter
-from bapp.storage.files_gridfs import GridFSFilesAdapter
-from bapp.storage.files_local import InvalidStoredName, LocalFilesAdapter, check_name
+from bapp.storage.files.base import FileNotFound, FilesConfigError, adapter_kind, build_files_adapter
+from bapp.storage.files.gridfs import GridFSFilesAdapter
+from bapp.storage.files.local import InvalidStoredName, LocalFilesAdapter, check_name
 
 
 async def chunks_of(*parts: bytes):

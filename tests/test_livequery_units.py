@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from bapp.core.matcher import compile_where
 from bapp.livequery import events, protocol
 from bapp.livequery.hub import ClassFilter, InProcessHub
 from bapp.livequery.protocol import ProtocolError
 from bapp.livequery.subscriptions import QueryRecord, SubscriptionIndex, object_keys, pick_index, where_key
+from bapp.model.matcher import compile_where
 
 # ------------------------------------------------------------------ protocol
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from bapp.core import geo
-from bapp.core.matcher import compile_regex, compile_where, matches, validate_live_where
 from bapp.errors import INVALID_JSON, INVALID_KEY_NAME, INVALID_QUERY, ParseError
+from bapp.model import geo
+from bapp.model.matcher import compile_regex, compile_where, matches, validate_live_where
 
 SF = {"__type": "GeoPoint", "latitude": 37.7749, "longitude": -122.4194}
 BERLIN = {"__type": "GeoPoint", "latitude": 52.52, "longitude": 13.405}

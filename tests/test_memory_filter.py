@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 from mongomock.filtering import filter_applies
 
-from bapp.storage.memory_filter import compile_filter
+from bapp.storage.mongo.memory_filter import compile_filter
 
 random.seed(7)
 # Booleans are compared separately below: mongomock treats true as 1,

@@ -1,6 +1,6 @@
 """Unit tests of MongoDB-only paths of the adapter (no server needed)."""
 
-from bapp.storage.mongo import _near_to_within
+from bapp.storage.mongo.adapter import _near_to_within
 
 BERLIN = {"__type": "GeoPoint", "latitude": 52.52, "longitude": 13.405}
 
@@ -18,7 +18,7 @@ def test_count_near_sphere_without_distance_counts_every_point():
 def test_regex_queries_carry_a_time_limit():
     from pymongo.errors import OperationFailure
 
-    from bapp.storage.mongo import _has_regex, _operation_error
+    from bapp.storage.mongo.adapter import _has_regex, _operation_error
 
     assert _has_regex({"$and": [{"name": {"$regex": "^a"}}, {"_rperm": {"$in": ["*"]}}]})
     assert not _has_regex({"name": "^a"})

@@ -16,10 +16,10 @@ import pytest
 from bapp.core import schema_apply
 from bapp.core.auth import Auth
 from bapp.core.engine import Engine
-from bapp.core.query import parse_options
 from bapp.core.schema_apply import SchemaApplyError
+from bapp.model.query import parse_options
 from bapp.server import attach_schema_files
-from bapp.storage.memory import MemoryAdapter
+from bapp.storage.mongo.memory import MemoryAdapter
 from tests.conftest import Client, make_settings, start_server
 
 ROOT = Path(__file__).resolve().parent.parent

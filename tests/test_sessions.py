@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bapp.core import types
+from bapp.model import types
 from tests.conftest import make_settings
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bapp import errors
-from bapp.core.query import WhereValidator
 from bapp.errors import ParseError
+from bapp.model.query import WhereValidator
 
 if TYPE_CHECKING:
     from bapp.core.engine import Engine

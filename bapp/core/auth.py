@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bapp import errors
-from bapp.core import types
 from bapp.errors import ParseError
+from bapp.model import types
 from bapp.storage.base import FindOptions
 
 if TYPE_CHECKING:

@@ -10,12 +10,13 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from bapp.config import Settings
-from bapp.core import read, types, write
+from bapp.core import read, write
 from bapp.core.auth import Auth, AuthService
-from bapp.core.query import QueryOptions
 from bapp.core.schema import ClassSchema, SchemaCache
 from bapp.core.triggers import Registered, Registry, Request
-from bapp.storage import transform
+from bapp.model import types
+from bapp.model.query import QueryOptions
+from bapp.storage.mongo import transform
 
 
 class Hub(Protocol):

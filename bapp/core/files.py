@@ -26,7 +26,7 @@ from urllib.parse import quote
 from bapp import errors
 from bapp.core.triggers import Registered, call_hook
 from bapp.errors import HTTPError, ParseError, master_key_required
-from bapp.storage.files import FileNotFound, FilesAdapter, StoredFile
+from bapp.storage.files.base import FileNotFound, FilesAdapter, StoredFile
 
 if TYPE_CHECKING:
     from bapp.config import Settings

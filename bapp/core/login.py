@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from bapp import errors
 from bapp.core import users
 from bapp.core.auth import Auth
-from bapp.core.query import QueryOptions
 from bapp.core.triggers import call_hook
 from bapp.errors import ParseError
+from bapp.model.query import QueryOptions
 from bapp.storage.base import FindOptions
 
 if TYPE_CHECKING:

@@ -10,10 +10,10 @@ import re
 from typing import Any
 
 from bapp import errors
-from bapp.core import types
 from bapp.core.auth import Auth
 from bapp.core.schema import CLP_KEYS, ClassSchema
 from bapp.errors import ParseError
+from bapp.model import types
 
 READ_OPS = ("find", "get", "count")
 NOTHING = {"objectId": {"$in": []}}  # a constraint no object satisfies

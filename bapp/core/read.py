@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from bapp import errors
 from bapp.core import permissions as perms
-from bapp.core import types
 from bapp.core.auth import Auth
-from bapp.core.query import QueryOptions, WhereValidator, walk_keys
 from bapp.core.schema import ClassSchema, builtin_fields
 from bapp.core.triggers import call_hook
 from bapp.errors import ParseError
+from bapp.model import types
+from bapp.model.query import QueryOptions, WhereValidator, walk_keys
 from bapp.storage.base import FindOptions
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bapp import errors
-from bapp.core import types
 from bapp.errors import ParseError
+from bapp.model import types
 
 CLP_OPERATIONS = ("find", "count", "get", "create", "update", "delete", "addField")
 CLP_KEYS = frozenset(CLP_OPERATIONS) | {"readUserFields", "writeUserFields", "protectedFields"}

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bapp import errors
-from bapp.core import types
 from bapp.core.schema import CLP_KEYS, ClassSchema, builtin_fields
-from bapp.core.types import js_text
 from bapp.errors import ParseError
+from bapp.model import types
+from bapp.model.types import js_text
 
 if TYPE_CHECKING:
     from bapp.core.engine import Engine

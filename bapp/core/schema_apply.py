@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bapp.core import schema_api, types
+from bapp.core import schema_api
 from bapp.core.auth import Auth
 from bapp.core.schema import ClassSchema
 from bapp.core.schema_files import json_path
 from bapp.errors import ParseError
+from bapp.model import types
 from bapp.storage.base import FindOptions
 
 if TYPE_CHECKING:

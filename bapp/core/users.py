@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 import bcrypt
 
 from bapp import errors
-from bapp.core import types
 from bapp.core.auth import Auth
 from bapp.errors import ParseError
+from bapp.model import types
 from bapp.storage.base import DuplicateValue, FindOptions
 
 if TYPE_CHECKING:

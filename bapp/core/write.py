@@ -11,14 +11,15 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from bapp import errors
-from bapp.core import installations, ops, types, users
+from bapp.core import installations, users
 from bapp.core import permissions as perms
 from bapp.core.auth import Auth
-from bapp.core.query import WhereValidator
 from bapp.core.read import class_schema, clean_object, resolve_subqueries
 from bapp.core.schema import ClassSchema, builtin_fields, geopoint_conflict, mismatch
 from bapp.core.triggers import call_hook
 from bapp.errors import ParseError
+from bapp.model import ops, types
+from bapp.model.query import WhereValidator
 from bapp.storage.base import DuplicateValue, FindOptions
 
 if TYPE_CHECKING:

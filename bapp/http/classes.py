@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from bapp.core.query import parse_options
 from bapp.http.router import ApiRequest, ApiResponse, Router
+from bapp.model.query import parse_options
 
 ALIASES = {"roles": "_Role", "installations": "_Installation"}
 

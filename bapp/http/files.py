@@ -29,7 +29,7 @@ from bapp.core.files import FileTooLarge, Upload
 from bapp.errors import HTTPError, ParseError, master_key_required, unauthorized
 from bapp.http import envelope
 from bapp.http.app import CORS_HEADERS, ENGINE_KEY
-from bapp.storage.files import CHUNK_SIZE, FileNotFound
+from bapp.storage.files.base import CHUNK_SIZE, FileNotFound
 
 log = logging.getLogger("bapp.http.files")
 

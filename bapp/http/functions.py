@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bapp.core import cloud_runtime
+from bapp.cloud import runtime as cloud_runtime
 from bapp.http.router import ApiRequest, ApiResponse, Router
 
 _RESERVED = frozenset({

@@ -7,9 +7,9 @@ from typing import Any
 
 from bapp import __version__, errors
 from bapp.core import aggregate as agg
-from bapp.core import types
 from bapp.errors import ParseError
 from bapp.http.router import ApiRequest, ApiResponse, Router
+from bapp.model import types
 
 
 async def server_info(req: ApiRequest) -> ApiResponse:

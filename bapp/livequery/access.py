@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from bapp import errors
 from bapp.core import permissions as perms
 from bapp.core.auth import Auth
-from bapp.core.matcher import CompiledWhere, compile_where
 from bapp.core.read import clean_object
 from bapp.core.schema import ClassSchema, builtin_fields
 from bapp.errors import ParseError
+from bapp.model.matcher import CompiledWhere, compile_where
 
 if TYPE_CHECKING:
     from bapp.core.engine import Engine

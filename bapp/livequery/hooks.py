@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from bapp import errors
+from bapp.cloud.runtime import public_user
 from bapp.core.auth import Auth
-from bapp.core.cloud_runtime import public_user
 from bapp.core.triggers import Registered, Request, call_hook
 from bapp.errors import ParseError
 from bapp.livequery import events, protocol

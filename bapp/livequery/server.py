@@ -20,10 +20,8 @@ from aiohttp import WSMsgType, web
 
 from bapp import errors
 from bapp.core import permissions as perms
-from bapp.core import read, types
+from bapp.core import read
 from bapp.core.auth import Auth
-from bapp.core.matcher import LIVE_MAX_DEPTH, CompiledWhere, compile_where
-from bapp.core.query import LOGICAL, QueryOptions, WhereValidator
 from bapp.errors import ParseError
 from bapp.http.envelope import ip_allowed
 from bapp.livequery import access, events, hooks, protocol
@@ -31,6 +29,9 @@ from bapp.livequery.client import GOING_AWAY_CODE, LiveClient
 from bapp.livequery.hub import Hub
 from bapp.livequery.protocol import ProtocolError
 from bapp.livequery.subscriptions import QueryRecord, Subscription, SubscriptionIndex, pick_index
+from bapp.model import types
+from bapp.model.matcher import LIVE_MAX_DEPTH, CompiledWhere, compile_where
+from bapp.model.query import LOGICAL, QueryOptions, WhereValidator
 
 if TYPE_CHECKING:
     from bapp.core.engine import Engine

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from bapp.core.matcher import CompiledWhere
+from bapp.model.matcher import CompiledWhere
 
 if TYPE_CHECKING:
     from bapp.livequery.server import LiveClient

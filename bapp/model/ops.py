@@ -8,8 +8,8 @@ import copy
 from typing import Any
 
 from bapp import errors
-from bapp.core import types
 from bapp.errors import ParseError
+from bapp.model import types
 
 ARRAY_OPS = ("Add", "AddUnique", "Remove")
 RELATION_OPS = ("AddRelation", "RemoveRelation")

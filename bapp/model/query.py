@@ -15,9 +15,9 @@ from typing import Any
 
 from bapp import errors
 from bapp.config import Limits
-from bapp.core import types
-from bapp.core.matcher import compile_regex
 from bapp.errors import ParseError
+from bapp.model import types
+from bapp.model.matcher import compile_regex
 
 LOGICAL = ("$or", "$and", "$nor")
 FIELD_OPS = frozenset({

@@ -14,9 +14,9 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from bapp import errors
 from bapp.errors import ParseError
-from bapp.storage import transform
 from bapp.storage.base import DuplicateValue, Fields, FindOptions
-from bapp.storage.pipeline import decode_results, encode_pipeline
+from bapp.storage.mongo import transform
+from bapp.storage.mongo.pipeline import decode_results, encode_pipeline
 
 SCHEMA_COLLECTION = "_SCHEMA"
 # MongoDB runs regexes without a time limit; a catastrophic pattern is cut

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from bapp.storage.files import CHUNK_SIZE, FileNotFound, InvalidStoredName, StoredFile
+from bapp.storage.files.base import CHUNK_SIZE, FileNotFound, InvalidStoredName, StoredFile
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 MAX_NAME_BYTES = 255  # what common file systems allow for one component

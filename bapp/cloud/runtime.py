@@ -25,11 +25,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bapp import errors
-from bapp.core import cloud_validators, ops, types
+from bapp.core import cloud_validators
 from bapp.core.auth import Auth
-from bapp.core.query import parse_options
 from bapp.core.triggers import Registered, Request, call_hook, log, normalize_class
 from bapp.errors import ParseError
+from bapp.model import ops, types
+from bapp.model.query import parse_options
 from bapp.storage.base import FindOptions
 
 if TYPE_CHECKING:

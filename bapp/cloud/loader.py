@@ -26,8 +26,8 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bapp.cloud import runtime as cloud_runtime
 from bapp.config import ConfigError, Settings
-from bapp.core import cloud_runtime
 from bapp.core.triggers import Registry
 
 if TYPE_CHECKING:

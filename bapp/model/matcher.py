@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bapp.core import geo
-from bapp.core.text_search import TextSearch
 from bapp.errors import INVALID_JSON, INVALID_KEY_NAME, INVALID_QUERY, ParseError
+from bapp.model import geo
+from bapp.model.text_search import TextSearch
 
 try:  # `regex` can abort a runaway match (ReDoS); the stdlib `re` cannot.
     import regex as _engine

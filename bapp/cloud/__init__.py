@@ -76,8 +76,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from bapp.cloud.runtime import Error, count, create, delete, find, first, get, pointer, run, update
 from bapp.core import cloud_validators as _validators
-from bapp.core.cloud_runtime import Error, count, create, delete, find, first, get, pointer, run, update
 from bapp.core.triggers import Registry, Request
 
 __all__ = [

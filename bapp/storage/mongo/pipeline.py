@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bapp.core import types
-from bapp.storage import transform
+from bapp.model import types
+from bapp.storage.mongo import transform
 
 _RENAMES = {"objectId": "_id", "createdAt": "_created_at", "updatedAt": "_updated_at"}
 

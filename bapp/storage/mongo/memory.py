@@ -13,11 +13,11 @@ from typing import Any
 
 from pymongo.errors import OperationFailure
 
-from bapp.core import geo, matcher
-from bapp.core.text_search import TextSearch
-from bapp.storage import memory_filter, transform
+from bapp.model import geo, matcher
+from bapp.model.text_search import TextSearch
 from bapp.storage.base import Fields, FindOptions
-from bapp.storage.mongo import MongoAdapter, _operation_error
+from bapp.storage.mongo import memory_filter, transform
+from bapp.storage.mongo.adapter import MongoAdapter, _operation_error
 
 
 def _id_candidates(filt: Any) -> list | None:

@@ -86,9 +86,9 @@ def build_files_adapter(settings: Settings, storage: Any) -> FilesAdapter:
     database (bucket ``fs``, as Parse Server), so it needs no connection of
     its own."""
     if adapter_kind(settings) == "gridfs":
-        from bapp.storage.files_gridfs import GridFSFilesAdapter
+        from bapp.storage.files.gridfs import GridFSFilesAdapter
 
         return GridFSFilesAdapter(storage.db)
-    from bapp.storage.files_local import LocalFilesAdapter
+    from bapp.storage.files.local import LocalFilesAdapter
 
     return LocalFilesAdapter(settings.files_path)

@@ -15,7 +15,7 @@ from typing import Any
 
 from gridfs import AsyncGridFSBucket, NoFile
 
-from bapp.storage.files import FileNotFound, StoredFile
+from bapp.storage.files.base import FileNotFound, StoredFile
 
 BUCKET = "fs"
 

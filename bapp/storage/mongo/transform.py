@@ -17,8 +17,8 @@ from typing import Any
 from bson import Binary
 
 from bapp import errors
-from bapp.core import types
 from bapp.errors import ParseError
+from bapp.model import types
 
 Fields = dict[str, dict]
 

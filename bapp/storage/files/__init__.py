@@ -1,0 +1,1 @@
+"""File storage adapters: local directory and GridFS."""

@@ -1,0 +1,1 @@
+"""The MongoDB store and its in-memory emulation, in Parse Server's MongoDB layout."""
