@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_MASTER_KEY = "bapp-master-key"
 DEFAULT_APP_ID = "bapp"
@@ -43,7 +44,8 @@ class Settings:
     mount_path: str = "/parse"
     server_url: str | None = None
     public_server_url: str | None = None
-    database_uri: str | None = None
+    database_uri: str | None = None  # None: SQLite in data_dir (see store_of)
+    data_dir: str = "./bapp_data"
     database_name: str | None = None
     collection_prefix: str = ""
     schemas_path: str | None = None
@@ -67,7 +69,7 @@ class Settings:
     default_limit: int = 100
     live_query_classes: list[str] | None = None
     protected_fields: dict = field(default_factory=lambda: {"_User": {"*": ["email"]}})
-    files_path: str = "./files"
+    files_path: str | None = None  # None: DATA_DIR/files
     files_adapter: str | None = None
     max_upload_size: int = 20 * 1024 * 1024
     file_upload_public: bool = False
@@ -80,8 +82,17 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
 
     @property
+    def store(self) -> Store:
+        return store_of(self.database_uri, self.data_dir)
+
+    @property
     def in_memory(self) -> bool:
-        return not self.database_uri
+        return self.store.kind == "memory"
+
+    @property
+    def local_files_path(self) -> str:
+        """Where the local files adapter keeps uploads."""
+        return self.files_path or str(Path(self.data_dir) / "files")
 
     @property
     def master_key_is_default(self) -> bool:
@@ -96,6 +107,58 @@ class Settings:
         if request_base:
             return request_base.rstrip("/") + self.mount_path
         return f"http://{self.host}:{self.port}{self.mount_path}"
+
+
+@dataclass(frozen=True)
+class Store:
+    """Which store a database URI selects: ``sqlite`` (``path`` is its file),
+    ``memory``, ``postgres`` or ``mongodb``."""
+
+    kind: str
+    uri: str | None
+    path: Path | None = None
+
+    def describe(self) -> str:
+        if self.kind == "sqlite":
+            return f"SQLite {self.path}"
+        if self.kind == "memory":
+            return "in-memory store (lost when the server stops)"
+        parts = urlsplit(self.uri or "")
+        where = parts.hostname or "localhost"
+        if parts.port:
+            where += f":{parts.port}"
+        name = {"postgres": "PostgreSQL", "mongodb": "MongoDB"}[self.kind]
+        return f"{name} at {where}{parts.path or ''}"
+
+
+_URI_KINDS = {"postgres": "postgres", "postgresql": "postgres", "mongodb": "mongodb", "mongodb+srv": "mongodb"}
+
+
+def store_of(uri: str | None, data_dir: str | os.PathLike[str] = "./bapp_data") -> Store:
+    """The store a ``database_uri`` names. No URI: SQLite in ``DATA_DIR/data.db``;
+    ``memory://``: the in-memory store; ``sqlite:///ABS/PATH.db`` or
+    ``sqlite:relative/path.db``: that SQLite file."""
+    if not uri:
+        return Store("sqlite", None, (Path(data_dir) / "data.db").absolute())
+    scheme, sep, rest = uri.partition(":")
+    scheme = scheme.lower()
+    if not sep:
+        raise ConfigError(f"database URI without a scheme: {uri!r} (sqlite:, memory://, postgres://, mongodb://)")
+    if scheme == "memory":
+        return Store("memory", uri)
+    if scheme == "sqlite":
+        path = rest.split("?", 1)[0]
+        if path.startswith("//"):  # sqlite:///abs/path: an empty authority, then the absolute path
+            path = path[2:]
+            if not path.startswith("/"):
+                raise ConfigError(f"sqlite URI with a host: {uri!r} (use sqlite:///ABSOLUTE/PATH.db "
+                                  "or sqlite:relative/path.db)")
+        if not path.strip("/"):
+            raise ConfigError(f"sqlite URI without a file: {uri!r}")
+        return Store("sqlite", uri, Path(path).absolute())
+    if scheme in _URI_KINDS:
+        return Store(_URI_KINDS[scheme], uri)
+    raise ConfigError(f"unsupported database URI scheme {scheme!r} (sqlite:, memory://, postgres://, mongodb://)")
 
 
 # Parse Server option -> bapp setting. Options that bapp has no use for but that
@@ -236,7 +299,7 @@ def apply_env(settings: Settings, environ: dict[str, str] | None = None) -> None
 
 
 def coerce(name: str, raw: str) -> Any:
-    kind = str(_ENV_TYPES[name])
+    kind = str(_ENV_TYPES[name]).replace(" | None", "")
     if kind == "int":
         return _parse_size(raw) if name in ("body_limit", "max_upload_size") else int(raw)
     if kind == "bool":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -19,10 +20,15 @@ log = logging.getLogger("bapp")
 
 
 def build_storage(settings: Settings):
-    if settings.in_memory:
+    store = settings.store
+    if store.kind == "memory":
         from bapp.storage.mongo.memory import MemoryAdapter
 
         return MemoryAdapter()
+    if store.kind == "sqlite":
+        from bapp.storage.sql.sqlite import SqliteAdapter
+
+        return SqliteAdapter(store.path)
     from pymongo import AsyncMongoClient
 
     from bapp.storage.mongo.adapter import MongoAdapter
@@ -83,7 +89,15 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
 
 def banner(settings: Settings) -> str:
     url = f"http://{settings.host}:{settings.port}{settings.mount_path}"
-    return f"bapp {settings.app_id} listening on {url}"
+    return f"bapp {settings.app_id} listening on {url}\n{storage_line(settings)}"
+
+
+def storage_line(settings: Settings) -> str:
+    """Which store this server uses and where its data lives."""
+    from bapp.storage.files.base import adapter_kind
+
+    files = "GridFS" if adapter_kind(settings) == "gridfs" else str(Path(settings.local_files_path).absolute())
+    return f"data: {settings.store.describe()}; files: {files}"
 
 
 def warnings(settings: Settings) -> list[str]:
@@ -91,5 +105,5 @@ def warnings(settings: Settings) -> list[str]:
     if settings.master_key_is_default:
         out.append("WARNING: using the default master key; set BAPP_MASTER_KEY or --master-key.")
     if settings.in_memory:
-        out.append("WARNING: no database URI: data lives in memory and is lost when the server stops.")
+        out.append("WARNING: memory:// store: data lives in memory and is lost when the server stops.")
     return out

@@ -5,6 +5,7 @@ small HTTP client that speaks to it the way a REST client would."""
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +23,20 @@ APP_ID = "test-app"
 MASTER_KEY = "test-master-key"
 
 
+# Every server of the run keeps its data (embedded database, uploaded files)
+# in a directory of its own under one temporary directory, never in the checkout.
+_DATA_ROOT = tempfile.TemporaryDirectory(prefix="bapp-tests-")
+
+
 def make_settings(**overrides: Any) -> Settings:
     settings = Settings(app_id=APP_ID, master_key=MASTER_KEY)
+    settings.data_dir = tempfile.mkdtemp(dir=_DATA_ROOT.name)
     uri = os.environ.get("BAPP_TEST_DATABASE_URI")
     if uri:
         settings.database_uri = uri
         settings.database_name = "bapp_test_" + uuid.uuid4().hex[:12]
+    else:
+        settings.database_uri = "memory://"
     for key, value in overrides.items():
         setattr(settings, key, value)
     return settings
