@@ -35,6 +35,8 @@ def make_settings(**overrides: Any) -> Settings:
     if uri:
         settings.database_uri = uri
         settings.database_name = "bapp_test_" + uuid.uuid4().hex[:12]
+    elif os.environ.get("BAPP_TEST_STORE") == "sqlite":
+        settings.database_uri = None  # the embedded default, in this server's own data directory
     else:
         settings.database_uri = "memory://"
     for key, value in overrides.items():

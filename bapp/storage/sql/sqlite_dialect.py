@@ -133,7 +133,10 @@ class SqliteDialect(Dialect):
             lat, lng = types.check_geopoint(value)
             return dumps({"__type": "GeoPoint", "latitude": lat, "longitude": lng})
         if kind == "Polygon" and isinstance(value, dict):
-            return dumps([[lat, lng] for lat, lng in types.check_polygon(value)])
+            ring = [[lat, lng] for lat, lng in types.check_polygon(value)]
+            if ring[0] != ring[-1]:  # stored closed, as Parse Server stores polygons
+                ring.append(list(ring[0]))
+            return dumps(ring)
         if kind == "Boolean":
             return int(bool(value))
         return value
@@ -269,8 +272,10 @@ class SqliteDialect(Dialect):
         return f"json_remove({expr}, {bind(json_path(path))})"
 
     def json_number_plus(self, current_sql: str, amount_placeholder: str) -> str:
-        return (f"json_quote(COALESCE(CASE WHEN json_type({current_sql}) IN ('integer', 'real') "
-                f"THEN ({current_sql} ->> '$') END, 0) + {amount_placeholder})")
+        total = (f"(COALESCE(CASE WHEN json_type({current_sql}) IN ('integer', 'real') "
+                 f"THEN ({current_sql} ->> '$') END, 0) + {amount_placeholder})")
+        # A whole result is stored as an integer (3, not 3.0), as the other stores' JSON reads it back.
+        return f"json_quote(CASE WHEN {total} = CAST({total} AS INTEGER) THEN CAST({total} AS INTEGER) ELSE {total} END)"
 
     @staticmethod
     def _aggregate(select: str) -> str:

@@ -1,0 +1,520 @@
+"""The embedded store: SQLite in one file, through the SQL query compiler.
+
+The layout is the PostgreSQL store's (a table per class, a column per field,
+``_SCHEMA`` holding Parse's schema documents, ``_Join:<field>:<Class>``
+tables, ``_rperm``/``_wperm``, the hidden ``_User`` columns), in SQLite's
+types (``sqlite_dialect.py``). Every statement runs off the event loop
+(``sqlite_db.py``): writes one at a time in the writer thread, which also
+changes tables as schemas grow, reads in reader threads."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from bapp import errors
+from bapp.errors import ParseError
+from bapp.model import types
+from bapp.storage.base import DuplicateValue, Fields, FindOptions
+from bapp.storage.sql import sqlite_aggregate
+from bapp.storage.sql.columns import Column, column_for, table_columns
+from bapp.storage.sql.compiler import Compiler, acl_to_perms, perms_to_acl
+from bapp.storage.sql.sqlite_db import SqliteDatabase
+from bapp.storage.sql.sqlite_dialect import FUNCTIONS, SqliteDialect, dumps
+
+SCHEMA_TABLE = "_SCHEMA"
+CONFIG_TABLE = "_GlobalConfig"
+_INDEX_SEP = ":"  # SQLite index names are per database: "<Class>:<name>"
+_UNIQUE_FAILED = re.compile(r"UNIQUE constraint failed: (.*)")
+_SCHEMA_DB_TYPES = {
+    "string": "String", "number": "Number", "boolean": "Boolean", "date": "Date", "object": "Object",
+    "array": "Array", "geopoint": "GeoPoint", "file": "File", "bytes": "Bytes", "polygon": "Polygon", "map": "Object",
+}
+
+
+def join_table(field_name: str, owner_class: str) -> str:
+    return f"_Join:{field_name}:{owner_class}"
+
+
+def fields_of_doc(doc: dict) -> Fields:
+    """The field types a ``_SCHEMA`` document declares (enough for columns)."""
+    out: Fields = {}
+    for key, value in doc.items():
+        if key.startswith("_") or not isinstance(value, str):
+            continue
+        if value.startswith("*"):
+            out[key] = {"type": "Pointer", "targetClass": value[1:]}
+        elif value.startswith("relation<"):
+            out[key] = {"type": "Relation", "targetClass": value[len("relation<"):-1]}
+        elif value in _SCHEMA_DB_TYPES:
+            out[key] = {"type": _SCHEMA_DB_TYPES[value]}
+    return out
+
+
+class SqliteAdapter:
+    """Storage in one SQLite file (the default store)."""
+
+    def __init__(self, path: str | os.PathLike[str], file_url: Callable[[str], str] | None = None,
+                 readers: int = 4) -> None:
+        self.db = SqliteDatabase(path, readers=readers, functions=FUNCTIONS)
+        self.dialect = SqliteDialect()
+        self.file_url = file_url or (lambda name: name)
+        # Each table's columns, in order; kept by the writer thread (which
+        # alone changes tables), read by the statement builders.
+        self._columns: dict[str, list[str]] = {}
+
+    @property
+    def path(self) -> str:
+        return str(self.db.path)
+
+    async def connect(self) -> None:
+        await self.db.open()
+        await self.db.write(self._bootstrap)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    def transaction(self):
+        """``async with adapter.transaction():`` every write of this task
+        inside commits or rolls back together."""
+        return self.db.transaction()
+
+    async def backup(self, target: str | os.PathLike[str]) -> int:
+        return await self.db.backup(target)
+
+    # ------------------------------------------------------------ tables (writer thread)
+    def q(self, name: str) -> str:
+        return self.dialect.quote(name)
+
+    def _bootstrap(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f'CREATE TABLE IF NOT EXISTS {self.q(SCHEMA_TABLE)} ("className" TEXT PRIMARY KEY, '
+                     '"schema" TEXT NOT NULL, "isParseClass" INTEGER NOT NULL DEFAULT 1)')
+        conn.execute(f'CREATE TABLE IF NOT EXISTS {self.q(CONFIG_TABLE)} ("objectId" TEXT PRIMARY KEY, '
+                     '"params" TEXT, "masterKeyOnly" TEXT)')
+        self._columns = {}
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            self._columns[name] = [r[1] for r in conn.execute(f"PRAGMA table_info({self.q(name)})")]
+
+    def _ensure_table(self, conn: sqlite3.Connection, class_name: str, fields: Fields) -> list[str]:
+        """The class table with a column for every field (created or widened)."""
+        wanted = table_columns(class_name, fields)
+        have = self._columns.get(class_name)
+        if have is None:
+            defs = ", ".join(self._column_def(col) for col in wanted)
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {self.q(class_name)} ({defs})")
+            have = self._columns[class_name] = [col.name for col in wanted]
+            return have
+        missing = [col for col in wanted if col.name not in have]
+        for col in missing:
+            conn.execute(f"ALTER TABLE {self.q(class_name)} ADD COLUMN {self._column_def(col)}")
+            have.append(col.name)
+        return have
+
+    def _column_def(self, col: Column) -> str:
+        extra = " PRIMARY KEY" if col.name == "objectId" else ""
+        return f"{self.q(col.name)} {self.dialect.column_type(col.kind)}{extra}"
+
+    def _ensure_join(self, conn: sqlite3.Connection, table: str) -> None:
+        if table in self._columns:
+            return
+        conn.execute(f'CREATE TABLE IF NOT EXISTS {self.q(table)} ("relatedId" TEXT NOT NULL, '
+                     '"owningId" TEXT NOT NULL, PRIMARY KEY ("relatedId", "owningId"))')
+        conn.execute(f'CREATE INDEX IF NOT EXISTS {self.q(table + _INDEX_SEP + "owningId")} '
+                     f'ON {self.q(table)} ("owningId")')
+        self._columns[table] = ["relatedId", "owningId"]
+
+    def _compiler(self, class_name: str, fields: Fields) -> Compiler:
+        return Compiler(self.dialect, class_name, fields, set(self._columns.get(class_name, ())))
+
+    # ------------------------------------------------------------ schema documents
+    async def load_schemas(self) -> list[dict]:
+        rows = await self.db.read(lambda c: c.execute(f'SELECT "schema" FROM {self.q(SCHEMA_TABLE)}').fetchall())
+        return [orjson.loads(raw) for (raw,) in rows]
+
+    async def save_schema(self, class_name: str, doc: dict) -> None:
+        body = {"_id": class_name, **{k: v for k, v in doc.items() if k != "_id"}}
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(f'INSERT INTO {self.q(SCHEMA_TABLE)} ("className", "schema") VALUES (?1, ?2) '
+                         'ON CONFLICT ("className") DO UPDATE SET "schema" = excluded."schema"',
+                         (class_name, dumps(body)))
+            fields = fields_of_doc(body)
+            self._ensure_table(conn, class_name, fields)
+            for name, spec in fields.items():
+                if spec["type"] == "Relation":
+                    self._ensure_join(conn, join_table(name, class_name))
+
+        await self.db.write(job)
+
+    async def delete_schema(self, class_name: str) -> None:
+        await self.db.write(lambda c: c.execute(f'DELETE FROM {self.q(SCHEMA_TABLE)} WHERE "className" = ?1',
+                                                (class_name,)))
+
+    async def drop_class(self, class_name: str, relation_fields: list[str]) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            for table in [class_name, *(join_table(name, class_name) for name in relation_fields)]:
+                conn.execute(f"DROP TABLE IF EXISTS {self.q(table)}")
+                self._columns.pop(table, None)
+            conn.execute(f'DELETE FROM {self.q(SCHEMA_TABLE)} WHERE "className" = ?1', (class_name,))
+
+        await self.db.write(job)
+
+    async def delete_field(self, class_name: str, fields: Fields, name: str) -> None:
+        spec = fields.get(name, {})
+
+        def job(conn: sqlite3.Connection) -> None:
+            if spec.get("type") == "Relation":
+                table = join_table(name, class_name)
+                conn.execute(f"DROP TABLE IF EXISTS {self.q(table)}")
+                self._columns.pop(table, None)
+                return
+            have = self._columns.get(class_name) or []
+            if name not in have:
+                return
+            for index, columns in self._index_columns(conn, class_name).items():
+                if name in columns:
+                    conn.execute(f"DROP INDEX IF EXISTS {self.q(index)}")
+            conn.execute(f"ALTER TABLE {self.q(class_name)} DROP COLUMN {self.q(name)}")
+            have.remove(name)
+
+        await self.db.write(job)
+
+    # ------------------------------------------------------------ objects: writes
+    def as_read(self, fields: Fields, obj: dict) -> dict:
+        c = Compiler(self.dialect, "", fields)
+        names, raw = [], []
+        for key, value in obj.items():
+            if key in ("ACL",):
+                names += ["_rperm", "_wperm"]
+                perms = [None, None] if value is None else [dumps(p) for p in acl_to_perms(value)]
+                raw += perms
+                continue
+            col = c.column(key)
+            if col is None or value is None:
+                continue
+            names.append(col.name)
+            raw.append(self.dialect.to_db(col.kind, c.encode(col, value)))
+        return self._decode("", fields, names, raw)
+
+    async def create(self, class_name: str, fields: Fields, obj: dict) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            self._ensure_table(conn, class_name, fields)
+            c = self._compiler(class_name, fields)
+            names, values = c.insert_values(obj)
+            conn.execute(f"INSERT INTO {c.table} ({', '.join(names)}) VALUES ({', '.join(values)})", c.params)
+
+        await self._write(job)
+
+    async def update(self, class_name: str, fields: Fields, where: dict, update: dict) -> dict | None:
+        def job(conn: sqlite3.Connection) -> dict | None:
+            if class_name not in self._columns:
+                return None
+            self._ensure_table(conn, class_name, fields)
+            c = self._compiler(class_name, fields)
+            sets = c.update_set(update)
+            cond = c.where(where)
+            if not sets:
+                sets = ['"objectId" = "objectId"']
+            cursor = conn.execute(f"UPDATE {c.table} SET {', '.join(sets)} WHERE rowid = "
+                                  f"(SELECT rowid FROM {c.table} WHERE {cond} LIMIT 1) RETURNING *", c.params)
+            row = cursor.fetchone()
+            names = [d[0] for d in cursor.description]
+            cursor.fetchall()
+            return None if row is None else self._decode(class_name, fields, names, row)
+
+        return await self._write(job)
+
+    async def update_many(self, class_name: str, fields: Fields, where: dict, update: dict) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            if class_name not in self._columns:
+                return 0
+            self._ensure_table(conn, class_name, fields)
+            c = self._compiler(class_name, fields)
+            sets = c.update_set(update)
+            cond = c.where(where)
+            if not sets:
+                return 0
+            return conn.execute(f"UPDATE {c.table} SET {', '.join(sets)} WHERE {cond}", c.params).rowcount
+
+        return await self._write(job)
+
+    async def delete(self, class_name: str, fields: Fields, where: dict) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            if class_name not in self._columns:
+                return False
+            c = self._compiler(class_name, fields)
+            cond = c.where(where)
+            sql = f"DELETE FROM {c.table} WHERE rowid = (SELECT rowid FROM {c.table} WHERE {cond} LIMIT 1)"
+            return conn.execute(sql, c.params).rowcount == 1
+
+        return await self._write(job)
+
+    async def delete_many(self, class_name: str, fields: Fields, where: dict) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            if class_name not in self._columns:
+                return 0
+            c = self._compiler(class_name, fields)
+            return conn.execute(f"DELETE FROM {c.table} WHERE {c.where(where)}", c.params).rowcount
+
+        return await self._write(job)
+
+    async def _write(self, job: Callable[[sqlite3.Connection], Any]) -> Any:
+        try:
+            return await self.db.write(job)
+        except sqlite3.IntegrityError as exc:
+            raise _duplicate(exc) from None
+        except sqlite3.Error as exc:
+            raise _database_error(exc) from None
+
+    # ------------------------------------------------------------ objects: reads
+    def _select(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> tuple[str, list]:
+        c = self._compiler(class_name, fields)
+        cond = c.where(where)
+        order = c.order_by(options.order)
+        paging = c.limit(options.limit, options.skip or 0)
+        columns = c.select_list(options.keys, self._columns[class_name])
+        return f"SELECT {columns} FROM {c.table} WHERE {cond}{order}{paging}", c.params
+
+    async def find(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> list[dict]:
+        if class_name not in self._columns:
+            return []
+        sql, params = self._select(class_name, fields, where, options)
+
+        def job(conn: sqlite3.Connection) -> tuple[list[str], list]:
+            cursor = conn.execute(sql, params)
+            return [d[0] for d in cursor.description], cursor.fetchall()
+
+        names, rows = await self._read(job)
+        return [self._decode(class_name, fields, names, row) for row in rows]
+
+    async def count(self, class_name: str, fields: Fields, where: dict) -> int:
+        if class_name not in self._columns:
+            return 0
+        c = self._compiler(class_name, fields)
+        sql = f"SELECT count(*) FROM {c.table} WHERE {c.where(where)}"
+        return await self._read(lambda conn: conn.execute(sql, c.params).fetchone()[0])
+
+    async def explain(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> dict:
+        steps: list[str] = []
+        if class_name in self._columns:
+            sql, params = self._select(class_name, fields, where, options)
+            plan = await self._read(lambda conn: conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall())
+            steps = [row[-1] for row in plan]
+        return {"queryPlanner": {"namespace": class_name, "winningPlan": {"steps": steps}}, "store": "sqlite"}
+
+    async def distinct(self, class_name: str, fields: Fields, where: dict, key: str) -> list:
+        root = key.split(".", 1)[0]
+        rows = await self.find(class_name, fields, where, FindOptions(keys=[root]))
+        seen: dict[bytes, Any] = {}
+        for row in rows:
+            value: Any = row
+            for part in key.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            for item in value if isinstance(value, list) else [value]:
+                if item is not None:
+                    seen.setdefault(orjson.dumps(item, option=orjson.OPT_SORT_KEYS), item)
+        return list(seen.values())
+
+    async def aggregate(self, class_name: str, fields: Fields, pipeline: list[dict]) -> list[dict]:
+        rows = await self.find(class_name, fields, {}, FindOptions()) if class_name in self._columns else []
+        return await sqlite_aggregate.run(fields, rows, pipeline, self.file_url)
+
+    async def _read(self, job: Callable[[sqlite3.Connection], Any]) -> Any:
+        try:
+            return await self.db.read(job)
+        except sqlite3.Error as exc:
+            raise _database_error(exc) from None
+
+    def _decode(self, class_name: str, fields: Fields, names: list[str], row: Any) -> dict:
+        out: dict[str, Any] = {}
+        rperm = wperm = None
+        has_perms = False
+        from_db = self.dialect.from_db
+        for name, raw in zip(names, row, strict=True):
+            if name in ("_rperm", "_wperm"):
+                if raw is not None:
+                    has_perms = True
+                    if name == "_rperm":
+                        rperm = orjson.loads(raw)
+                    else:
+                        wperm = orjson.loads(raw)
+                continue
+            if raw is None:
+                continue
+            if name == "score":
+                out["score"] = raw
+                continue
+            col = column_for(class_name, fields, name)
+            if col is None:
+                continue
+            if name in ("createdAt", "updatedAt"):
+                out[name] = raw  # top-level timestamps are plain ISO strings in REST
+            elif col.kind == "Pointer":
+                out[name] = types.pointer(col.target or "", raw)
+            elif col.kind == "File":
+                out[name] = {"__type": "File", "name": raw, "url": self.file_url(raw)}
+            elif name.startswith("_") and col.kind == "Date":
+                out[name] = types.parse_iso(raw)  # hidden dates: datetimes, as the engine wrote them
+            else:
+                value = from_db(col.kind, raw)
+                if col.is_json and '"File"' in raw:
+                    value = self._with_file_urls(value)
+                out[name] = value
+        if has_perms:
+            out["ACL"] = perms_to_acl(rperm, wperm)
+        for name, spec in fields.items():
+            if spec.get("type") == "Relation":
+                out[name] = {"__type": "Relation", "className": spec.get("targetClass")}
+        return out
+
+    def _with_file_urls(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if value.get("__type") == "File" and isinstance(value.get("name"), str):
+                return {"__type": "File", "name": value["name"], "url": self.file_url(value["name"])}
+            return {k: self._with_file_urls(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._with_file_urls(v) for v in value]
+        return value
+
+    # ------------------------------------------------------------ indexes
+    async def ensure_index(self, class_name: str, fields: Fields, spec: dict, name: str | None = None,
+                           unique: bool = False, case_insensitive: bool = False) -> None:
+        # Text and geo queries are decided by registered functions; SQLite has
+        # no such index types, so those index declarations have nothing to build.
+        if any(v in ("text", "2d", "2dsphere") for v in spec.values()):
+            return
+        name = name or "_".join(f"{k}_{v}" for k, v in spec.items())
+
+        def job(conn: sqlite3.Connection) -> None:
+            have = self._ensure_table(conn, class_name, fields)
+            terms = []
+            for key, direction in spec.items():
+                root, *path = key.split(".")
+                if root not in have:
+                    return
+                expr = self.q(root)
+                if path:
+                    expr = f"json_extract({expr}, '{_literal_path(path)}')"
+                collate = " COLLATE NOCASE" if case_insensitive else ""
+                terms.append(f"{expr}{collate} {'DESC' if direction == -1 else 'ASC'}")
+            kind = "UNIQUE INDEX" if unique else "INDEX"
+            conn.execute(f"CREATE {kind} IF NOT EXISTS {self.q(class_name + _INDEX_SEP + name)} "
+                         f"ON {self.q(class_name)} ({', '.join(terms)})")
+
+        try:
+            await self.db.write(job)
+        except sqlite3.IntegrityError:
+            raise ParseError(errors.DUPLICATE_VALUE, "Cannot create a unique index: the class holds duplicate "
+                                                     "values for it") from None
+
+    async def drop_index(self, class_name: str, name: str) -> None:
+        await self.db.write(lambda c: c.execute(f"DROP INDEX IF EXISTS {self.q(class_name + _INDEX_SEP + name)}"))
+
+    async def indexes(self, class_name: str) -> dict[str, dict]:
+        if class_name not in self._columns:
+            return {}
+        found = await self.db.read(lambda c: self._index_columns(c, class_name))
+        out = {"_id_": {"_id": 1}}
+        prefix = class_name + _INDEX_SEP
+        for index, columns in found.items():
+            if index.startswith(prefix):
+                out[index[len(prefix):]] = dict.fromkeys(columns, 1)
+        return out
+
+    def _index_columns(self, conn: sqlite3.Connection, table: str) -> dict[str, list[str]]:
+        out = {}
+        for row in conn.execute(f"PRAGMA index_list({self.q(table)})").fetchall():
+            index = row[1]
+            out[index] = [r[2] or "<expression>" for r in conn.execute(f"PRAGMA index_info({self.q(index)})")]
+        return out
+
+    # ------------------------------------------------------------ relations
+    async def add_relation(self, field_name: str, owner_class: str, owning_id: str, related_id: str) -> None:
+        table = join_table(field_name, owner_class)
+
+        def job(conn: sqlite3.Connection) -> None:
+            self._ensure_join(conn, table)
+            conn.execute(f'INSERT OR IGNORE INTO {self.q(table)} ("relatedId", "owningId") VALUES (?1, ?2)',
+                         (related_id, owning_id))
+
+        await self.db.write(job)
+
+    async def remove_relation(self, field_name: str, owner_class: str, owning_id: str, related_id: str) -> None:
+        table = join_table(field_name, owner_class)
+        if table not in self._columns:
+            return
+        await self.db.write(lambda c: c.execute(
+            f'DELETE FROM {self.q(table)} WHERE "relatedId" = ?1 AND "owningId" = ?2', (related_id, owning_id)))
+
+    async def related_ids(self, field_name: str, owner_class: str, owning_ids: list[str]) -> list[str]:
+        return await self._join_lookup(join_table(field_name, owner_class), "relatedId", "owningId", owning_ids)
+
+    async def owning_ids(self, field_name: str, owner_class: str, related_ids: list[str]) -> list[str]:
+        return await self._join_lookup(join_table(field_name, owner_class), "owningId", "relatedId", related_ids)
+
+    async def _join_lookup(self, table: str, want: str, by: str, ids: list[str]) -> list[str]:
+        if table not in self._columns or not ids:
+            return []
+        sql = (f'SELECT DISTINCT {self.q(want)} FROM {self.q(table)} '
+               f'WHERE {self.q(by)} IN (SELECT value FROM json_each(?1))')
+        rows = await self.db.read(lambda c: c.execute(sql, (dumps(list(ids)),)).fetchall())
+        return [r[0] for r in rows]
+
+    # ------------------------------------------------------------ config
+    async def get_config(self) -> dict:
+        row = await self.db.read(lambda c: c.execute(
+            f'SELECT "params", "masterKeyOnly" FROM {self.q(CONFIG_TABLE)} WHERE "objectId" = \'1\'').fetchone())
+        if row is None:
+            return {}
+        return {"params": orjson.loads(row[0] or "{}"), "masterKeyOnly": orjson.loads(row[1] or "{}")}
+
+    async def update_config(self, params: dict, master_key_only: dict) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            row = conn.execute(f'SELECT "params", "masterKeyOnly" FROM {self.q(CONFIG_TABLE)} '
+                               'WHERE "objectId" = \'1\'').fetchone()
+            current = orjson.loads(row[0] or "{}") if row else {}
+            only = orjson.loads(row[1] or "{}") if row else {}
+            for key, value in params.items():
+                if isinstance(value, dict) and value.get("__op") == "Delete":
+                    current.pop(key, None)
+                    only.pop(key, None)
+                else:
+                    current[key] = value
+            for key, value in master_key_only.items():
+                only[key] = bool(value)
+            conn.execute(f'INSERT INTO {self.q(CONFIG_TABLE)} ("objectId", "params", "masterKeyOnly") '
+                         "VALUES ('1', ?1, ?2) ON CONFLICT (\"objectId\") DO UPDATE SET "
+                         '"params" = excluded."params", "masterKeyOnly" = excluded."masterKeyOnly"',
+                         (dumps(current), dumps(only)))
+
+        await self.db.write(job)
+
+
+def _literal_path(path: list[str]) -> str:
+    """A JSON path as an SQL literal's content (index expressions cannot bind
+    parameters); field names are validated, quotes are dropped anyway."""
+    return "$" + "".join("." + key.replace("'", "").replace('"', "") for key in path)
+
+
+def _duplicate(exc: sqlite3.IntegrityError) -> Exception:
+    found = _UNIQUE_FAILED.search(str(exc))
+    if not found:
+        return ParseError(errors.INVALID_JSON, "The object could not be stored.")
+    names = []
+    for part in found.group(1).split(","):
+        part = part.strip()
+        if part.startswith("index "):
+            part = part[len("index "):].strip("'").rsplit(_INDEX_SEP, 1)[-1]
+            part = part.removesuffix("_1").removeprefix("case_insensitive_")
+        names.append(part.split(".", 1)[-1])
+    return DuplicateValue(names)
+
+
+def _database_error(exc: sqlite3.Error) -> ParseError:
+    # Never echo database internals to the client.
+    return ParseError(errors.INVALID_QUERY, "Invalid query.")
