@@ -46,6 +46,9 @@ class Settings:
     public_server_url: str | None = None
     database_uri: str | None = None  # None: SQLite in data_dir (see store_of)
     data_dir: str = "./bapp_data"
+    # SQLite's commit flush: "full" (acknowledged writes survive a machine
+    # crash) or "normal" (they survive a crash of the server process only).
+    sqlite_synchronous: str = "full"
     database_name: str | None = None
     collection_prefix: str = ""
     schemas_path: str | None = None

@@ -28,7 +28,7 @@ def build_storage(settings: Settings):
     if store.kind == "sqlite":
         from bapp.storage.sql.sqlite import SqliteAdapter
 
-        return SqliteAdapter(store.path)
+        return SqliteAdapter(store.path, synchronous=settings.sqlite_synchronous)
     from pymongo import AsyncMongoClient
 
     from bapp.storage.mongo.adapter import MongoAdapter

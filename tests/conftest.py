@@ -37,6 +37,9 @@ def make_settings(**overrides: Any) -> Settings:
         settings.database_name = "bapp_test_" + uuid.uuid4().hex[:12]
     elif os.environ.get("BAPP_TEST_STORE") == "sqlite":
         settings.database_uri = None  # the embedded default, in this server's own data directory
+        # Throwaway data need not be flushed at every commit; the durability
+        # tests run `bapp serve` with the default (full).
+        settings.sqlite_synchronous = "normal"
     else:
         settings.database_uri = "memory://"
     for key, value in overrides.items():

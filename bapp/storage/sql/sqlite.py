@@ -60,8 +60,8 @@ class SqliteAdapter:
     """Storage in one SQLite file (the default store)."""
 
     def __init__(self, path: str | os.PathLike[str], file_url: Callable[[str], str] | None = None,
-                 readers: int = 4) -> None:
-        self.db = SqliteDatabase(path, readers=readers, functions=FUNCTIONS)
+                 readers: int = 4, synchronous: str = "full") -> None:
+        self.db = SqliteDatabase(path, readers=readers, functions=FUNCTIONS, synchronous=synchronous)
         self.dialect = SqliteDialect()
         self.file_url = file_url or (lambda name: name)
         # Each table's columns, in order; kept by the writer thread (which

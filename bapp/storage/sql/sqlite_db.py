@@ -3,8 +3,9 @@
 - WAL mode, so readers never wait for the writer and see only committed data.
 - Every write runs in the single writer thread, one after another, so a
   conditional ``UPDATE ... WHERE`` is atomic with respect to every other write.
-- ``synchronous=FULL``: a write is acknowledged only after its commit is on
-  disk, so it survives ``kill -9`` of the server and a crash of the machine.
+- ``synchronous=FULL`` (the default): a write is acknowledged only after its
+  commit is on disk, so it survives ``kill -9`` of the server and a crash of
+  the machine (``NORMAL``: it survives a crash of the server process only).
   To keep that affordable under load, writes that queue up while a commit is
   flushing are grouped into one transaction (group commit), each in its own
   savepoint, so one write failing never takes another with it.
@@ -118,6 +119,7 @@ class _WriteJob:
 
 
 _BEGIN, _COMMIT, _ROLLBACK = "begin", "commit", "rollback"
+_SYNCHRONOUS = ("full", "extra", "normal")
 _STOP = object()
 
 
@@ -125,7 +127,10 @@ class SqliteDatabase:
     """A SQLite file opened for one server process."""
 
     def __init__(self, path: str | os.PathLike[str], readers: int = 4,
-                 functions: dict[str, tuple[int, Callable]] | None = None) -> None:
+                 functions: dict[str, tuple[int, Callable]] | None = None, synchronous: str = "full") -> None:
+        if synchronous.lower() not in _SYNCHRONOUS:
+            raise ValueError(f"sqlite_synchronous must be one of {', '.join(_SYNCHRONOUS)}, not {synchronous!r}")
+        self.synchronous = synchronous.upper()
         self.path = Path(path)
         self.readers = readers
         self.functions = functions or {}
@@ -163,7 +168,7 @@ class SqliteDatabase:
         if str(mode).lower() != "wal":
             conn.close()
             raise OSError(f"{self.path}: cannot switch the database to WAL mode (got {mode})")
-        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
         self._writer_conn = conn
 
     async def close(self) -> None:
