@@ -71,7 +71,7 @@ async def _writer(api: Client, writer: int, acknowledged: list[str], counter: st
                                   master=True)
             if reply.status == 200:
                 increments.append(1)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             return  # the server is gone
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import re
+import subprocess
+import sys
 
 from conftest import Client, make_settings, start_server
 from migration_support import check_clients, diff, populate, snapshot
+from server_process import ROOT
 
 from bapp import migrate
 from bapp.core.engine import Engine
@@ -80,3 +85,44 @@ def test_progress_bar_and_report_text():
     report = migrate.Report(counts=[migrate.ClassCount("Item", 3, 2)])
     assert not report.ok and "MISMATCH" in report.summary()
 
+
+
+async def test_memory_to_sqlite_then_sqlite_to_sqlite_through_the_command(api, tmp_path):
+    info = await populate(api)
+    before = await snapshot(api)
+    first = tmp_path / "first"
+    first_settings = make_settings(database_uri=f"sqlite://{first / 'data.db'}", files_path=str(first / "files"))
+    client, server, session, reports = await migrated_copy(api, first_settings, runs=2)
+    try:
+        assert all(r.ok for r in reports) and reports[1].copied == 0, reports[1].summary()
+        after = await snapshot(client)
+        assert after == before, list(diff(after, before))[:5]
+    finally:
+        await session.close()
+        await server.close()
+    second = tmp_path / "second"
+    command = [sys.executable, "-m", "bapp", "migrate", "--from", f"sqlite://{first / 'data.db'}",
+               "--to", f"sqlite:{second / 'data.db'}", "--from-files", str(first / "files"),
+               "--to-files", str(second / "files"), "--batch-size", "10"]
+    done = await asyncio.to_thread(subprocess.run, command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Item: 25/25" in done.stderr  # not a terminal: a line per step
+    assert re.search(r"^Item\s+25\s+25$", done.stdout, re.M) and "counts match" in done.stdout
+    again = await asyncio.to_thread(subprocess.run, command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "objects copied: 0," in again.stdout, again.stdout + again.stderr
+    target_settings = make_settings(database_uri=f"sqlite://{second / 'data.db'}", files_path=str(second / "files"))
+    client, server, session = await serve_engine(target_settings, build_storage(target_settings))
+    try:
+        after = await snapshot(client)
+        assert after == before, list(diff(after, before))[:5]
+        await check_clients(client, info)
+    finally:
+        await session.close()
+        await server.close()
+
+
+def test_migrate_refuses_unknown_and_memory_stores(tmp_path):
+    for source, message in (("memory://", "memory:// holds nothing"), ("ftp://x", "unsupported database URI")):
+        done = subprocess.run([sys.executable, "-m", "bapp", "migrate", "--from", source, "--to",
+                               f"sqlite:{tmp_path / 'x.db'}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and message in done.stderr, done.stderr

@@ -128,6 +128,9 @@ class SqliteAdapter:
                      f'ON {self.q(table)} ("owningId")')
         self._columns[table] = ["relatedId", "owningId"]
 
+    def _finish(self, sql: str, params: list) -> tuple[str, list]:
+        return self.dialect.finish(sql, params)
+
     def _compiler(self, class_name: str, fields: Fields) -> Compiler:
         return Compiler(self.dialect, class_name, fields, set(self._columns.get(class_name, ())))
 
@@ -206,7 +209,8 @@ class SqliteAdapter:
             self._ensure_table(conn, class_name, fields)
             c = self._compiler(class_name, fields)
             names, values = c.insert_values(obj)
-            conn.execute(f"INSERT INTO {c.table} ({', '.join(names)}) VALUES ({', '.join(values)})", c.params)
+            conn.execute(*self._finish(f"INSERT INTO {c.table} ({', '.join(names)}) VALUES ({', '.join(values)})",
+                                       c.params))
 
         await self._write(job)
 
@@ -220,8 +224,9 @@ class SqliteAdapter:
             cond = c.where(where)
             if not sets:
                 sets = ['"objectId" = "objectId"']
-            cursor = conn.execute(f"UPDATE {c.table} SET {', '.join(sets)} WHERE rowid = "
-                                  f"(SELECT rowid FROM {c.table} WHERE {cond} LIMIT 1) RETURNING *", c.params)
+            cursor = conn.execute(*self._finish(f"UPDATE {c.table} SET {', '.join(sets)} WHERE rowid = "
+                                                f"(SELECT rowid FROM {c.table} WHERE {cond} LIMIT 1) RETURNING *",
+                                                c.params))
             row = cursor.fetchone()
             names = [d[0] for d in cursor.description]
             cursor.fetchall()
@@ -239,7 +244,8 @@ class SqliteAdapter:
             cond = c.where(where)
             if not sets:
                 return 0
-            return conn.execute(f"UPDATE {c.table} SET {', '.join(sets)} WHERE {cond}", c.params).rowcount
+            return conn.execute(*self._finish(f"UPDATE {c.table} SET {', '.join(sets)} WHERE {cond}",
+                                              c.params)).rowcount
 
         return await self._write(job)
 
@@ -250,7 +256,7 @@ class SqliteAdapter:
             c = self._compiler(class_name, fields)
             cond = c.where(where)
             sql = f"DELETE FROM {c.table} WHERE rowid = (SELECT rowid FROM {c.table} WHERE {cond} LIMIT 1)"
-            return conn.execute(sql, c.params).rowcount == 1
+            return conn.execute(*self._finish(sql, c.params)).rowcount == 1
 
         return await self._write(job)
 
@@ -259,7 +265,7 @@ class SqliteAdapter:
             if class_name not in self._columns:
                 return 0
             c = self._compiler(class_name, fields)
-            return conn.execute(f"DELETE FROM {c.table} WHERE {c.where(where)}", c.params).rowcount
+            return conn.execute(*self._finish(f"DELETE FROM {c.table} WHERE {c.where(where)}", c.params)).rowcount
 
         return await self._write(job)
 
@@ -278,7 +284,7 @@ class SqliteAdapter:
         order = c.order_by(options.order)
         paging = c.limit(options.limit, options.skip or 0)
         columns = c.select_list(options.keys, self._columns[class_name])
-        return f"SELECT {columns} FROM {c.table} WHERE {cond}{order}{paging}", c.params
+        return self._finish(f"SELECT {columns} FROM {c.table} WHERE {cond}{order}{paging}", c.params)
 
     async def find(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> list[dict]:
         if class_name not in self._columns:
@@ -296,8 +302,8 @@ class SqliteAdapter:
         if class_name not in self._columns:
             return 0
         c = self._compiler(class_name, fields)
-        sql = f"SELECT count(*) FROM {c.table} WHERE {c.where(where)}"
-        return await self._read(lambda conn: conn.execute(sql, c.params).fetchone()[0])
+        sql, params = self._finish(f"SELECT count(*) FROM {c.table} WHERE {c.where(where)}", c.params)
+        return await self._read(lambda conn: conn.execute(sql, params).fetchone()[0])
 
     async def explain(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> dict:
         steps: list[str] = []

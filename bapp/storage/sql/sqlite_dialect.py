@@ -12,6 +12,7 @@ and LiveQuery's matcher."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,8 @@ _JSON_TYPES = {
     "string": "= 'text'", "number": "IN ('integer', 'real')", "boolean": "IN ('true', 'false')",
     "object": "= 'object'", "array": "= 'array'", "null": "= 'null'",
 }
+# The compiler's placeholders; no other "?<digits>" occurs in its SQL (values are never spliced in).
+_PLACEHOLDER = re.compile(r"\?(\d+)")
 _JSON_STORED = frozenset({"Object", "Array", "Bytes", "Perms"})
 
 
@@ -115,6 +118,16 @@ class SqliteDialect(Dialect):
 
     def placeholder(self, index: int) -> str:
         return f"?{index}"
+
+    def finish(self, sql: str, params: list) -> tuple[str, list]:
+        """Only the parameters the statement uses, renumbered (a constraint
+        folded to TRUE/FALSE leaves its values unused, and SQLite refuses
+        more values than placeholders)."""
+        used = sorted({int(n) for n in _PLACEHOLDER.findall(sql)})
+        if len(used) == len(params):
+            return sql, params
+        number = {old: new for new, old in enumerate(used, 1)}
+        return _PLACEHOLDER.sub(lambda m: f"?{number[int(m.group(1))]}", sql), [params[i - 1] for i in used]
 
     def column_type(self, kind: str) -> str:
         return _COLUMN_TYPES.get(kind, "TEXT")
