@@ -21,6 +21,7 @@ _FLAGS = {
     "mount_path": ("--mount-path", str),
     "server_url": ("--server-url", str),
     "database_uri": ("--database-uri", str),
+    "database_pool_size": ("--database-pool-size", int),
     "schemas_path": ("--schemas", str),
     "cloud_path": ("--cloud", str),
     "app": ("--app", str),

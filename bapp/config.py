@@ -45,6 +45,7 @@ class Settings:
     public_server_url: str | None = None
     database_uri: str | None = None
     database_name: str | None = None
+    database_pool_size: int = 10  # PostgreSQL connections per server process
     collection_prefix: str = ""
     schemas_path: str | None = None
     cloud_path: str | None = None

@@ -18,11 +18,19 @@ from bapp.http.routes import build_router
 log = logging.getLogger("bapp")
 
 
+def is_postgres_uri(uri: str | None) -> bool:
+    return bool(uri) and urlsplit(uri).scheme in ("postgres", "postgresql")
+
+
 def build_storage(settings: Settings):
     if settings.in_memory:
         from bapp.storage.mongo.memory import MemoryAdapter
 
         return MemoryAdapter()
+    if is_postgres_uri(settings.database_uri):
+        from bapp.storage.sql.pg_adapter import PostgresAdapter
+
+        return PostgresAdapter(settings.database_uri, pool_size=settings.database_pool_size)
     from pymongo import AsyncMongoClient
 
     from bapp.storage.mongo.adapter import MongoAdapter

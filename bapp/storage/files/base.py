@@ -72,11 +72,12 @@ def adapter_kind(settings: Settings) -> str:
     """``gridfs`` when MongoDB is configured, ``local`` otherwise, unless the
     ``files_adapter`` setting names one."""
     kind = (settings.files_adapter or "").strip().lower()
+    mongo = bool(settings.database_uri) and settings.database_uri.split(":", 1)[0] in ("mongodb", "mongodb+srv")
     if not kind:
-        return "local" if settings.in_memory else "gridfs"
+        return "gridfs" if mongo else "local"
     if kind not in ("local", "gridfs"):
         raise FilesConfigError(f"files_adapter must be 'local' or 'gridfs', not {settings.files_adapter!r}")
-    if kind == "gridfs" and settings.in_memory:
+    if kind == "gridfs" and not mongo:
         raise FilesConfigError("files_adapter 'gridfs' needs a MongoDB database_uri")
     return kind
 
