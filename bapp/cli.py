@@ -23,6 +23,7 @@ _FLAGS = {
     "server_url": ("--server-url", str),
     "database_uri": ("--database-uri", str),
     "data_dir": ("--data-dir", str),
+    "database_pool_size": ("--database-pool-size", int),
     "schemas_path": ("--schemas", str),
     "cloud_path": ("--cloud", str),
     "app": ("--app", str),

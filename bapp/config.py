@@ -50,6 +50,7 @@ class Settings:
     # crash) or "normal" (they survive a crash of the server process only).
     sqlite_synchronous: str = "full"
     database_name: str | None = None
+    database_pool_size: int = 10  # PostgreSQL connections per server process
     collection_prefix: str = ""
     schemas_path: str | None = None
     cloud_path: str | None = None

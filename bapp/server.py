@@ -29,6 +29,10 @@ def build_storage(settings: Settings):
         from bapp.storage.sql.sqlite import SqliteAdapter
 
         return SqliteAdapter(store.path, synchronous=settings.sqlite_synchronous)
+    if store.kind == "postgres":
+        from bapp.storage.sql.pg_adapter import PostgresAdapter
+
+        return PostgresAdapter(settings.database_uri, pool_size=settings.database_pool_size)
     from pymongo import AsyncMongoClient
 
     from bapp.storage.mongo.adapter import MongoAdapter

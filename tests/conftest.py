@@ -1,6 +1,12 @@
-"""Shared fixtures: a real bapp server on a loopback port, per test, on the
-in-memory store (or on MongoDB when BAPP_TEST_DATABASE_URI is set), and a
-small HTTP client that speaks to it the way a REST client would."""
+"""Shared fixtures: a real bapp server on a loopback port, per test, and a
+small HTTP client that speaks to it the way a REST client would.
+
+Storage-touching tests (those using ``api`` or ``settings``, and every test
+of a module that builds servers with ``make_settings``/``start_server``)
+run once per store of ``tests/stores.py`` (in-memory, PostgreSQL, ...):
+the ``store`` fixture prepares a clean database and ``make_settings``
+points the server at it. ``BAPP_TEST_DATABASE_URI`` selects an external
+MongoDB (instead of the in-memory store) or PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -19,6 +25,11 @@ from bapp.config import Settings
 from bapp.http.app import DISPATCHER_KEY
 from bapp.server import build_app
 
+try:
+    from stores import STORES, PostgresStore
+except ImportError:  # imported as tests.conftest
+    from tests.stores import STORES, PostgresStore
+
 APP_ID = "test-app"
 MASTER_KEY = "test-master-key"
 
@@ -26,6 +37,41 @@ MASTER_KEY = "test-master-key"
 # Every server of the run keeps its data (embedded database, uploaded files)
 # in a directory of its own under one temporary directory, never in the checkout.
 _DATA_ROOT = tempfile.TemporaryDirectory(prefix="bapp-tests-")
+
+
+# The database URI of the running test's store (an environment variable, so
+# that `conftest` and `tests.conftest` imports see the same value).
+_STORE_URI = "BAPP_TEST_STORE_URI"
+_STORAGE_FIXTURES = ("api", "settings")
+
+
+def _touches_storage(metafunc: pytest.Metafunc) -> bool:
+    if any(name in metafunc.fixturenames for name in _STORAGE_FIXTURES):
+        return True
+    module = metafunc.module
+    return hasattr(module, "make_settings") or hasattr(module, "start_server") or getattr(module, "STORAGE", False)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if _touches_storage(metafunc):
+        metafunc.parametrize("store", list(STORES), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def store(request: pytest.FixtureRequest):
+    """The store this test runs on (pure unit tests: the in-memory one)."""
+    name = getattr(request, "param", "memory")
+    uri = STORES[name].prepare(request) if name != "memory" or hasattr(request, "param") else None
+    if uri:
+        os.environ[_STORE_URI] = uri
+    try:
+        yield name
+    finally:
+        os.environ.pop(_STORE_URI, None)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    PostgresStore.stop()
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -42,6 +88,13 @@ def make_settings(**overrides: Any) -> Settings:
         settings.sqlite_synchronous = "normal"
     else:
         settings.database_uri = "memory://"
+
+
+    uri = os.environ.get(_STORE_URI)
+    if uri:
+        settings.database_uri = uri
+        if uri.startswith("mongodb"):
+            settings.database_name = "bapp_test_" + uuid.uuid4().hex[:12]
     for key, value in overrides.items():
         setattr(settings, key, value)
     return settings

@@ -113,6 +113,10 @@ class Compiler:
             return None
         return col
 
+    def finish(self, sql: str) -> tuple[str, list]:
+        """The complete statement and its parameters."""
+        return self.d.finish(sql, self.params)
+
     def q(self, name: str) -> str:
         return self.d.quote(name)
 
@@ -373,7 +377,7 @@ class Compiler:
     def limit(self, limit: int | None, skip: int) -> str:
         return self.d.limit_offset(self.bind, limit, skip)
 
-    def select_list(self, keys: list[str] | None, all_columns: list[str]) -> str:
+    def select_list(self, keys: list[str] | None, all_columns: list[str], with_score: bool = False) -> str:
         """The columns a find reads: all, or those ``keys`` need (plus the
         system columns every result carries)."""
         if keys is None:
@@ -385,7 +389,7 @@ class Compiler:
                 wanted |= {c for c in all_columns if c.startswith("_")}
             names = [c for c in all_columns if c in wanted]
         out = ", ".join(self.q(n) for n in names)
-        if self.score and keys is not None and "$score" in keys:
+        if self.score and with_score:
             out += f", {self.score} AS score"
         return out
 
