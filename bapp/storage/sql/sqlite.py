@@ -13,6 +13,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 import orjson
@@ -283,7 +284,8 @@ class SqliteAdapter:
         cond = c.where(where)
         order = c.order_by(options.order)
         paging = c.limit(options.limit, options.skip or 0)
-        columns = c.select_list(options.keys, self._columns[class_name])
+        with_score = "$score" in options.order or "$score" in (options.keys or [])
+        columns = c.select_list(options.keys, self._columns[class_name], with_score=with_score)
         return self._finish(f"SELECT {columns} FROM {c.table} WHERE {cond}{order}{paging}", c.params)
 
     async def find(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> list[dict]:
@@ -365,7 +367,8 @@ class SqliteAdapter:
             elif col.kind == "File":
                 out[name] = {"__type": "File", "name": raw, "url": self.file_url(raw)}
             elif name.startswith("_") and col.kind == "Date":
-                out[name] = types.parse_iso(raw)  # hidden dates: datetimes, as the engine wrote them
+                # Hidden dates keep the engine's form: naive UTC datetimes (as the other stores return them).
+                out[name] = types.parse_iso(raw).astimezone(UTC).replace(tzinfo=None)
             else:
                 value = from_db(col.kind, raw)
                 if col.is_json and '"File"' in raw:
