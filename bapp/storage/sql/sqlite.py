@@ -181,7 +181,7 @@ class SqliteAdapter:
             if name not in have:
                 return
             for index, columns in self._index_columns(conn, class_name).items():
-                if name in columns:
+                if name in (column for column, _ in columns):
                     conn.execute(f"DROP INDEX IF EXISTS {self.q(index)}")
             conn.execute(f"ALTER TABLE {self.q(class_name)} DROP COLUMN {self.q(name)}")
             have.remove(name)
@@ -403,7 +403,7 @@ class SqliteAdapter:
             have = self._ensure_table(conn, class_name, fields)
             terms = []
             for key, direction in spec.items():
-                root, *path = key.split(".")
+                root, *path = column_key(key, fields).split(".")
                 if root not in have:
                     return
                 expr = self.q(root)
@@ -427,19 +427,28 @@ class SqliteAdapter:
     async def indexes(self, class_name: str) -> dict[str, dict]:
         if class_name not in self._columns:
             return {}
-        found = await self.db.read(lambda c: self._index_columns(c, class_name))
+        def job(conn: sqlite3.Connection) -> tuple[dict, dict]:
+            row = conn.execute(f'SELECT "schema" FROM {self.q(SCHEMA_TABLE)} WHERE "className" = ?1',
+                               (class_name,)).fetchone()
+            return (fields_of_doc(orjson.loads(row[0])) if row else {}), self._index_columns(conn, class_name)
+
+        fields, found = await self.db.read(job)
         out = {"_id_": {"_id": 1}}
         prefix = class_name + _INDEX_SEP
         for index, columns in found.items():
             if index.startswith(prefix):
-                out[index[len(prefix):]] = dict.fromkeys(columns, 1)
+                # Keys as Parse's index specs write them (pointers as _p_<field>).
+                out[index[len(prefix):]] = {
+                    ("_p_" + name if fields.get(name, {}).get("type") == "Pointer" else name): direction
+                    for name, direction in columns}
         return out
 
-    def _index_columns(self, conn: sqlite3.Connection, table: str) -> dict[str, list[str]]:
+    def _index_columns(self, conn: sqlite3.Connection, table: str) -> dict[str, list[tuple[str, int]]]:
         out = {}
         for row in conn.execute(f"PRAGMA index_list({self.q(table)})").fetchall():
             index = row[1]
-            out[index] = [r[2] or "<expression>" for r in conn.execute(f"PRAGMA index_info({self.q(index)})")]
+            out[index] = [(r[2] or "<expression>", -1 if r[3] else 1)
+                          for r in conn.execute(f"PRAGMA index_xinfo({self.q(index)})") if r[5]]
         return out
 
     # ------------------------------------------------------------ relations
@@ -502,6 +511,17 @@ class SqliteAdapter:
                          (dumps(current), dumps(only)))
 
         await self.db.write(job)
+
+
+_MONGO_KEYS = {"_id": "objectId", "_created_at": "createdAt", "_updated_at": "updatedAt"}
+
+
+def column_key(key: str, fields: Fields) -> str:
+    """An index key as a column (path): index specs may use MongoDB's names
+    (``_p_<pointer>``, ``_created_at``), as Parse Server's do."""
+    if key.startswith("_p_") and fields.get(key[3:], {}).get("type") == "Pointer":
+        return key[3:]
+    return _MONGO_KEYS.get(key, key)
 
 
 def _literal_path(path: list[str]) -> str:
