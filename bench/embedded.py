@@ -3,7 +3,9 @@ limit 20 over 1,000 objects, get by id, create; and how the find scales at
 10,000 and 100,000 objects (the class's index declared in a schema file).
 
 Usage: python bench/embedded.py [--seconds 5] [--concurrency 16] [--sizes 1000,10000,100000]
-                                [--database-uri URI ...]
+                                [--database-uri URI ...] [--postgres]
+--postgres adds bapp on a throwaway PostgreSQL (pgserver); other stores are
+measured at the first size only, and reported as ratios too.
 Each store listed (the embedded default is always first) gets its own
 server on a loopback port and a temporary data directory; seeding runs on a
 server of its own, so only the measured phase uses the store's default
@@ -19,6 +21,7 @@ import random
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -106,22 +109,56 @@ def run_store(label: str, uri: str | None, sizes: list[int], seconds: float, con
     return out
 
 
+def postgres_databases(names: list[str]) -> tuple[object, dict[str, str]]:
+    """A throwaway PostgreSQL server (pgserver) with one database per name."""
+    import asyncpg
+    import pgserver
+
+    server = pgserver.get_server(tempfile.mkdtemp(prefix="bapp-bench-pg-"), cleanup_mode="stop")
+    base = server.get_uri()
+
+    async def create() -> None:
+        conn = await asyncpg.connect(base)
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+
+    asyncio.run(create())
+    parts = urlsplit(base)
+    return server, {n: urlunsplit((parts.scheme, parts.netloc, "/" + n, parts.query, "")) for n in names}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--database-uri", action="append", default=[], help="another store to compare with")
+    parser.add_argument("--postgres", action="store_true", help="bapp on a throwaway PostgreSQL too")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = run_store("sqlite (default)", None, sizes, args.seconds, args.concurrency)
     for uri in args.database_uri:
         label = uri.split(":", 1)[0]
-        rows += run_store(label, uri, sizes, args.seconds, args.concurrency)
+        rows += run_store(label, uri, sizes[:1], args.seconds, args.concurrency)
+    if args.postgres:
+        server, uris = postgres_databases(["bench_bapp"])
+        try:
+            rows += run_store("bapp (pg)", uris["bench_bapp"], sizes[:1], args.seconds, args.concurrency)
+        finally:
+            server.cleanup()
     print(f"{'store':<18}{'objects':>9}  {'scenario':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
     for row in rows:
         print(f"{row['store']:<18}{row['objects']:>9}  {row['name']:<26}{row['rps']:>9.0f}{row['p50']:>9.2f}"
               f"{row['p99']:>9.2f}")
+    reference = {(r["name"], r["objects"]): r for r in rows if r["store"] == "sqlite (default)"}
+    others = [r for r in rows if r["store"] != "sqlite (default)"]
+    if others:
+        print("\nsqlite (default) / other store (req/s)")
+        for row in others:
+            ref = reference[(row["name"], row["objects"])]
+            print(f"{row['store']:<18}{row['name']:<26}{ref['rps'] / row['rps']:>7.2f}x")
 
 
 if __name__ == "__main__":
