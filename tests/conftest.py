@@ -4,7 +4,7 @@ small HTTP client that speaks to it the way a REST client would.
 Storage-touching tests (those using ``api`` or ``settings``, and every test
 of a module that builds servers with ``make_settings``/``start_server``)
 run once per store of ``tests/stores.py`` (in-memory, PostgreSQL, ...):
-the ``store`` fixture prepares a clean database and ``make_settings``
+the ``bapp_store`` fixture prepares a clean database and ``make_settings``
 points the server at it. ``BAPP_TEST_DATABASE_URI`` selects an external
 MongoDB (instead of the in-memory store) or PostgreSQL server."""
 
@@ -49,16 +49,18 @@ def _touches_storage(metafunc: pytest.Metafunc) -> bool:
     if any(name in metafunc.fixturenames for name in _STORAGE_FIXTURES):
         return True
     module = metafunc.module
+    if getattr(module, "SINGLE_STORE", False):
+        return False  # the module picks its store itself
     return hasattr(module, "make_settings") or hasattr(module, "start_server") or getattr(module, "STORAGE", False)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if _touches_storage(metafunc):
-        metafunc.parametrize("store", list(STORES), indirect=True)
+        metafunc.parametrize("bapp_store", list(STORES), indirect=True)
 
 
 @pytest.fixture(autouse=True)
-def store(request: pytest.FixtureRequest):
+def bapp_store(request: pytest.FixtureRequest):
     """The store this test runs on (pure unit tests: the in-memory one)."""
     name = getattr(request, "param", "memory")
     uri = STORES[name].prepare(request) if name != "memory" or hasattr(request, "param") else None
@@ -98,6 +100,19 @@ def make_settings(**overrides: Any) -> Settings:
     for key, value in overrides.items():
         setattr(settings, key, value)
     return settings
+
+
+async def sql_row(api: Any, class_name: str, object_id: str) -> dict | None:
+    """An object's raw row on a SQL store (its own layout, column by column)."""
+    row = await api.engine.storage.pool.fetchrow(
+        f'SELECT * FROM "{class_name}" WHERE "objectId" = $1', object_id)
+    return dict(row) if row else None
+
+
+async def sql_tables(api: Any) -> set[str]:
+    rows = await api.engine.storage.pool.fetch(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+    return {r["table_name"] for r in rows}
 
 
 @dataclass

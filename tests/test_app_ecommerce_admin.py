@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import pytest
 from apps_support import AppClient, LiveClient, app_server, db_latency, error, pointer
 
+STORAGE = True  # the seed apps run on every store of tests/stores.py
+
 
 @dataclass
 class Shop:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import pytest
 from apps_support import AppClient, LiveClient, app_server, error, pointer
 
+STORAGE = True  # the seed apps run on every store of tests/stores.py
+
 APP = "inventory_manager"
 
 

@@ -12,6 +12,8 @@ import pytest
 from apps_support import AppClient, LiveClient, app_server, error, pointer
 from storage_race import race
 
+STORAGE = True  # the seed apps run on every store of tests/stores.py
+
 APP = "multi_store_inventory"
 
 

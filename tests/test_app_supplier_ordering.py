@@ -14,6 +14,8 @@ import pytest
 from apps_support import AppClient, LiveClient, app_server, error, pointer
 from storage_race import race
 
+STORAGE = True  # the seed apps run on every store of tests/stores.py
+
 APP = "supplier_ordering"
 
 

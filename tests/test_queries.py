@@ -136,7 +136,7 @@ async def test_subqueries(api):
     assert (await api.get("/classes/Post", params={"where": bad})).body["code"] == 102
 
 
-async def test_relations(api):
+async def test_relations(api, bapp_store):
     users = [(await api.post("/classes/Member", {"n": i}, master=True)).body["objectId"] for i in range(3)]
     team = (await api.post("/classes/Team", {"name": "t"}, master=True)).body["objectId"]
     ptrs = [{"__type": "Pointer", "className": "Member", "objectId": u} for u in users]
@@ -154,8 +154,12 @@ async def test_relations(api):
     assert [r["objectId"] for r in reply.body["results"]] == [team]
     reply = await api.get("/classes/Team", params={"where": {"members": ptrs[0]}})
     assert reply.body["results"] == []
-    doc = await api.engine.storage._col("_Join:members:Team").find_one({"relatedId": users[1]})
-    assert doc["owningId"] == team
+    if bapp_store == "postgres":
+        rows = await api.engine.storage.pool.fetch('SELECT * FROM "_Join:members:Team"')
+        assert [(r["relatedId"], r["owningId"]) for r in rows] == [(users[1], team)]
+    else:
+        doc = await api.engine.storage._col("_Join:members:Team").find_one({"relatedId": users[1]})
+        assert doc["owningId"] == team
 
 
 async def test_geo_queries(api):

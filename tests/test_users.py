@@ -10,7 +10,7 @@ import bcrypt
 import pytest
 
 from bapp.core import users
-from tests.conftest import make_settings
+from tests.conftest import make_settings, sql_row
 
 
 async def test_signup_answers_201_with_session_token_and_location(api):
@@ -21,9 +21,12 @@ async def test_signup_answers_201_with_session_token_and_location(api):
     assert reply.headers["Location"] == f"{api.url}/users/{reply.body['objectId']}"
 
 
-async def test_signup_stores_a_parse_compatible_bcrypt_hash(api):
+async def test_signup_stores_a_parse_compatible_bcrypt_hash(api, bapp_store):
     body = await api.signup("alice", "secret")
-    doc = await api.engine.storage.db["_User"].find_one({"_id": body["objectId"]})
+    if bapp_store == "postgres":
+        doc = {k: v for k, v in (await sql_row(api, "_User", body["objectId"])).items() if v is not None}
+    else:
+        doc = await api.engine.storage.db["_User"].find_one({"_id": body["objectId"]})
     assert doc["_hashed_password"].startswith("$2b$10$")
     assert bcrypt.checkpw(b"secret", doc["_hashed_password"].encode())
     assert "password" not in doc
@@ -150,14 +153,19 @@ async def test_locked_user_with_empty_acl_cannot_log_in(api):
     assert reply.body == {"code": 101, "error": "Invalid username/password."}
 
 
-async def test_user_migrated_from_parse_server_logs_in(api):
+async def test_user_migrated_from_parse_server_logs_in(api, bapp_store):
     # bcryptjs writes $2a$ hashes; both prefixes must verify.
     hashed = bcrypt.hashpw(b"old-password", bcrypt.gensalt(10, prefix=b"2a")).decode()
-    await api.engine.storage.db["_User"].insert_one({
-        "_id": "migrated01", "username": "legacy", "_hashed_password": hashed,
-        "_rperm": ["migrated01"], "_wperm": ["migrated01"],
-        "_acl": {"migrated01": {"r": True, "w": True}},
-    })
+    if bapp_store == "postgres":
+        await api.engine.storage.pool.execute(
+            'INSERT INTO "_User" ("objectId", "username", "_hashed_password", "_rperm", "_wperm") '
+            "VALUES ('migrated01', 'legacy', $1, '{migrated01}', '{migrated01}')", hashed)
+    else:
+        await api.engine.storage.db["_User"].insert_one({
+            "_id": "migrated01", "username": "legacy", "_hashed_password": hashed,
+            "_rperm": ["migrated01"], "_wperm": ["migrated01"],
+            "_acl": {"migrated01": {"r": True, "w": True}},
+        })
     reply = await api.post("/login", {"username": "legacy", "password": "old-password"})
     assert reply.status == 200
     assert reply.body["objectId"] == "migrated01"

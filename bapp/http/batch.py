@@ -62,6 +62,9 @@ async def batch(req: ApiRequest) -> ApiResponse:
         body = item.get("body")
         subs.append(replace(req, method=method, path=path, params={}, query={},
                             body=body if body is not None else {}, in_batch=True))
+    transaction = getattr(req.engine.storage, "transaction", None)
+    if isinstance(req.body, dict) and req.body.get("transaction") is True and transaction is not None:
+        return ApiResponse(await _in_transaction(dispatcher, subs, transaction))
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def run(sub: ApiRequest) -> dict:
@@ -75,6 +78,20 @@ async def batch(req: ApiRequest) -> ApiResponse:
             return {"success": result.body}
 
     return ApiResponse(list(await asyncio.gather(*(run(s) for s in subs))))
+
+
+async def _in_transaction(dispatcher, subs: list[ApiRequest], transaction) -> list[dict]:
+    """``transaction: true`` on a store with transactions: the sub-requests
+    run one after the other in one database transaction; the first error
+    rolls everything back and is the answer (as Parse Server does)."""
+    results = []
+    try:
+        async with transaction():
+            for sub in subs:
+                results.append({"success": (await dispatcher.run(sub)).body})
+    except HTTPError as exc:
+        raise ParseError(errors.OPERATION_FORBIDDEN, exc.message) from None
+    return results
 
 
 def register(router: Router) -> None:

@@ -46,7 +46,7 @@ USER_INDEXES = [
 COLUMNS = ("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() "
            "ORDER BY table_name, ordinal_position")
 INDEX_COLUMNS = """
-SELECT i.relname, x.indisprimary, a.attname
+SELECT i.relname, x.indisprimary, a.attname, (x.indoption[k.ord - 1] & 1) = 1 AS descending
 FROM pg_index x
 JOIN pg_class t ON t.oid = x.indrelid
 JOIN pg_class i ON i.oid = x.indexrelid
@@ -152,12 +152,15 @@ class TableCache:
         unique index, the given name (or ``parse_default_<sorted fields>``)
         otherwise; case-insensitive ones on ``lower(f) varchar_pattern_ops``."""
         q = self.d.quote
-        cols = []
+        cols, terms = [], []
         for key, direction in spec.items():
+            if key.startswith("_p_") and fields.get(key[3:], {}).get("type") == "Pointer":
+                key = key[3:]  # a MongoDB-layout pointer key
             col = column_for(class_name, fields, key)
             if col is None or direction in _SKIPPED_INDEX_KINDS:
                 return None
             cols.append(col.name)
+            terms.append(q(col.name) + (" DESC" if direction == -1 else ""))
         if not cols:
             return None
         joined = "_".join(sorted(cols))
@@ -167,7 +170,5 @@ class TableCache:
             return f"CREATE UNIQUE INDEX IF NOT EXISTS {q(index)} ON {q(class_name)} ({', '.join(q(c) for c in cols)})"
         index = name or f"parse_default_{joined}"
         if case_insensitive:
-            terms = ", ".join(f"lower({q(c)}) varchar_pattern_ops" for c in cols)
-        else:
-            terms = ", ".join(q(c) for c in cols)
-        return f"CREATE INDEX IF NOT EXISTS {q(index)} ON {q(class_name)} ({terms})"
+            terms = [f"lower({q(c)}) varchar_pattern_ops" for c in cols]
+        return f"CREATE INDEX IF NOT EXISTS {q(index)} ON {q(class_name)} ({', '.join(terms)})"

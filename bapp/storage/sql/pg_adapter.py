@@ -82,10 +82,14 @@ class PostgresAdapter:
         if _current_conn.get() is not None:
             yield
             return
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn:
             token = _current_conn.set(conn)
             try:
-                yield
+                async with conn.transaction():
+                    yield
+            except BaseException:
+                await self.tables.load(conn)  # tables made inside are gone again
+                raise
             finally:
                 _current_conn.reset(token)
 
@@ -244,10 +248,11 @@ class PostgresAdapter:
 
     async def explain(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> dict:
         if class_name not in self.tables.columns:
-            return {"store": "postgres", "plan": None}
+            return {"queryPlanner": {"store": "postgres", "plan": None}}
         sql, params = self._select(class_name, fields, where, options)
         plan = await self._run("fetchval", "EXPLAIN (FORMAT JSON) " + sql, params)
-        return {"store": "postgres", "plan": orjson.loads(plan) if isinstance(plan, str) else plan}
+        # The same envelope as MongoDB's explain; the plan is PostgreSQL's own.
+        return {"queryPlanner": {"store": "postgres", "plan": orjson.loads(plan) if isinstance(plan, str) else plan}}
 
     async def distinct(self, class_name: str, fields: Fields, where: dict, key: str) -> list:
         if class_name not in self.tables.columns:
@@ -306,7 +311,7 @@ class PostgresAdapter:
             if row["indisprimary"]:
                 out.setdefault("_id_", {"_id": 1})
             elif row["attname"]:
-                out.setdefault(row["relname"], {})[row["attname"]] = 1
+                out.setdefault(row["relname"], {})[row["attname"]] = -1 if row["descending"] else 1
         return out
 
     # ------------------------------------------------------------ relations

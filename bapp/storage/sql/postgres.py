@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from asyncpg.types import Point, Polygon
+from asyncpg.types import Box, Point, Polygon
 
 from bapp.model import types
 from bapp.storage.sql.dialect import Bind, Dialect
@@ -229,7 +229,7 @@ class PostgresDialect(Dialect):
         return f"(2 * asin(LEAST(1.0, sqrt({inner}))))"
 
     def point_in_box(self, expr: str, bind: Bind, south_west: tuple, north_east: tuple) -> str:
-        box = bind(f"(({south_west[1]},{south_west[0]}),({north_east[1]},{north_east[0]}))")
+        box = bind(Box(Point(north_east[1], north_east[0]), Point(south_west[1], south_west[0])))
         return f"{expr} <@ {box}::box"
 
     def point_in_polygon(self, expr: str, bind: Bind, points: list[tuple]) -> str:
