@@ -11,9 +11,11 @@ MongoDB (instead of the in-memory store) or PostgreSQL server."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -23,6 +25,7 @@ from aiohttp.test_utils import TestServer
 
 from bapp.config import Settings
 from bapp.http.app import DISPATCHER_KEY
+from bapp.model import types
 from bapp.server import build_app
 
 try:
@@ -102,17 +105,80 @@ def make_settings(**overrides: Any) -> Settings:
     return settings
 
 
+SQL_STORES = ("postgres", "sqlite")
+
+
+def is_sql(api: Any) -> bool:
+    """The test's server runs on one of the SQL stores."""
+    return type(api.engine.storage).__module__.startswith("bapp.storage.sql")
+
+
+def _sqlite_arg(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return types.iso(value)
+    if isinstance(value, (list, dict)):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def _sqlite_value(kind: str | None, raw: Any) -> Any:
+    """A SQLite value as PostgreSQL's driver would give it (dates, JSON, booleans)."""
+    if raw is None or kind is None:
+        return raw
+    if kind == "Date":
+        return types.parse_iso(raw)
+    if kind in ("Object", "Array", "Bytes", "Perms"):
+        return orjson.loads(raw)
+    if kind == "Boolean":
+        return bool(raw)
+    return raw
+
+
+async def sql_fetch(api: Any, sql: str, *args: Any, class_name: str | None = None) -> list[dict]:
+    """Rows of a raw statement on the SQL store (``$1`` placeholders on both)."""
+    storage = api.engine.storage
+    if hasattr(storage, "pool"):
+        return [dict(r) for r in await storage.pool.fetch(sql, *args)]
+    statement = re.sub(r"\$(\d+)", r"?\1", sql)
+
+    def job(conn: Any) -> list[dict]:
+        cursor = conn.execute(statement, [_sqlite_arg(a) for a in args])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    rows = await storage.db.read(job)
+    if class_name is None:
+        return rows
+    from bapp.storage.sql.columns import column_for
+
+    fields = api.engine.schemas.fields_of(class_name)
+    kinds = {name: getattr(column_for(class_name, fields, name), "kind", None) for row in rows[:1] for name in row}
+    return [{k: _sqlite_value(kinds[k], v) for k, v in row.items()} for row in rows]
+
+
+async def sql_execute(api: Any, sql: str, *args: Any) -> None:
+    storage = api.engine.storage
+    if hasattr(storage, "pool"):
+        await storage.pool.execute(sql, *args)
+        return
+    statement = re.sub(r"\$(\d+)", r"?\1", sql)
+    await storage.db.write(lambda conn: conn.execute(statement, [_sqlite_arg(a) for a in args]))
+
+
 async def sql_row(api: Any, class_name: str, object_id: str) -> dict | None:
     """An object's raw row on a SQL store (its own layout, column by column)."""
-    row = await api.engine.storage.pool.fetchrow(
-        f'SELECT * FROM "{class_name}" WHERE "objectId" = $1', object_id)
-    return dict(row) if row else None
+    rows = await sql_fetch(api, f'SELECT * FROM "{class_name}" WHERE "objectId" = $1', object_id,
+                           class_name=class_name)
+    return rows[0] if rows else None
 
 
 async def sql_tables(api: Any) -> set[str]:
-    rows = await api.engine.storage.pool.fetch(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
-    return {r["table_name"] for r in rows}
+    if hasattr(api.engine.storage, "pool"):
+        rows = await sql_fetch(api, "SELECT table_name FROM information_schema.tables "
+                                    "WHERE table_schema = current_schema()")
+        return {r["table_name"] for r in rows}
+    rows = await sql_fetch(api, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {r["name"] for r in rows}
 
 
 @dataclass

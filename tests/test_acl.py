@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bapp.core import permissions as perms
 from bapp.storage.base import FindOptions
-from tests.conftest import sql_row
+from tests.conftest import SQL_STORES, sql_row
 
 
 def ptr(class_name: str, object_id: str) -> dict:
@@ -141,7 +141,7 @@ async def test_acl_is_stored_as_rperm_wperm(api, bapp_store):
     oid = (await api.post("/classes/Doc", {"ACL": {"*": {"read": True}, alice["objectId"]: {"write": True},
                                                    "role:Admin": {"read": True, "write": True}}},
                           master=True)).body["objectId"]
-    if bapp_store == "postgres":
+    if bapp_store in SQL_STORES:
         doc = await sql_row(api, "Doc", oid)
     else:
         doc = await api.engine.storage.db["Doc"].find_one({"_id": oid})

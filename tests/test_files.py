@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from bapp.core.files import TypePolicy
-from tests.conftest import APP_ID, MASTER_KEY, Client, make_settings, sql_row, start_server
+from tests.conftest import APP_ID, MASTER_KEY, Client, is_sql, make_settings, sql_row, start_server
 
 RO_KEY = "read-only-key"
 NAME = re.compile(r"[0-9a-f]{32}_(.+)")
@@ -519,7 +519,7 @@ async def test_file_field_is_stored_by_name_and_url_rebuilt_on_read(api, token):
     assert got.body["image"] == {"__type": "File", "name": name, "url": f"{api.base}/files/{APP_ID}/{name}"}
     status, body, _ = await fetch(api, got.body["image"]["url"])
     assert (status, body) == (200, b"png")
-    if api.engine.storage.__class__.__name__ == "PostgresAdapter":
+    if is_sql(api):
         raw = await sql_row(api, "Product", created.body["objectId"])
     else:
         raw = await api.engine.storage.db["Product"].find_one({"_id": created.body["objectId"]})

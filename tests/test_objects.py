@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.conftest import sql_row
+from tests.conftest import SQL_STORES, sql_row
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -48,7 +48,7 @@ async def test_every_type_round_trips(api, bapp_store):
     assert got["arr"] == [1, "two", {"three": 3}]
     assert got["file"] == {"__type": "File", "name": "abc_photo.png",
                            "url": f"{api.engine.settings.mount_url()}/files/test-app/abc_photo.png"}
-    if bapp_store == "postgres":
+    if bapp_store in SQL_STORES:
         assert "nothing" not in got  # a SQL column cannot tell a stored null from a missing value
     else:
         assert got["nothing"] is None
@@ -72,7 +72,7 @@ async def test_pointer_round_trip_and_storage_layout(api, bapp_store):
     created = (await api.post("/classes/Holder", {"t": ptr, "list": [ptr]}, master=True)).body
     got = (await api.get(f"/classes/Holder/{created['objectId']}")).body
     assert got["t"] == ptr and got["list"] == [ptr]
-    if bapp_store == "postgres":
+    if bapp_store in SQL_STORES:
         row = await sql_row(api, "Holder", created["objectId"])
         assert row["t"] == target["objectId"] and row["list"] == [ptr]
         assert isinstance(row["createdAt"], datetime) and row["createdAt"] == row["updatedAt"]
@@ -86,7 +86,7 @@ async def test_pointer_round_trip_and_storage_layout(api, bapp_store):
 async def test_acl_storage_layout(api, bapp_store):
     acl = {"*": {"read": True}, "u1": {"read": True, "write": True}}
     created = (await api.post("/classes/Secret", {"ACL": acl}, master=True)).body
-    if bapp_store == "postgres":
+    if bapp_store in SQL_STORES:
         row = await sql_row(api, "Secret", created["objectId"])
         assert sorted(row["_rperm"]) == ["*", "u1"] and row["_wperm"] == ["u1"]
         return

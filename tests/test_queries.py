@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.conftest import SQL_STORES, sql_fetch
+
 ROWS = [
     {"name": "alpha", "n": 1, "tags": ["a", "b"], "meta": {"color": "red", "size": 1}, "flag": True},
     {"name": "beta", "n": 2, "tags": ["b", "c"], "meta": {"color": "blue", "size": 2}, "flag": False},
@@ -154,8 +156,8 @@ async def test_relations(api, bapp_store):
     assert [r["objectId"] for r in reply.body["results"]] == [team]
     reply = await api.get("/classes/Team", params={"where": {"members": ptrs[0]}})
     assert reply.body["results"] == []
-    if bapp_store == "postgres":
-        rows = await api.engine.storage.pool.fetch('SELECT * FROM "_Join:members:Team"')
+    if bapp_store in SQL_STORES:
+        rows = await sql_fetch(api, 'SELECT * FROM "_Join:members:Team" WHERE "relatedId" = $1', users[1])
         assert [(r["relatedId"], r["owningId"]) for r in rows] == [(users[1], team)]
     else:
         doc = await api.engine.storage._col("_Join:members:Team").find_one({"relatedId": users[1]})

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from bapp.core import schema_api
-from tests.conftest import APP_ID, MASTER_KEY, make_settings, sql_row, sql_tables
+from tests.conftest import APP_ID, MASTER_KEY, SQL_STORES, make_settings, sql_row, sql_tables
 
 DEFAULT_FIELDS = {
     "objectId": {"type": "String"},
@@ -280,7 +280,7 @@ async def test_update_adds_and_deletes_fields_and_their_data(api, bapp_store):
     }, "classLevelPermissions": PUBLIC_CLP}
     status, fetched = await api.get(f"/classes/Thing/{obj['objectId']}", master=True)
     assert "aString" not in fetched and fetched["aNumber"] == 1
-    if bapp_store == "postgres":
+    if bapp_store in SQL_STORES:
         assert "aString" not in await sql_row(api, "Thing", obj["objectId"])
         assert "_Join:rel:Thing" not in await sql_tables(api)
         return
@@ -449,7 +449,7 @@ async def test_deleted_class_loses_its_join_tables(api, bapp_store):
     ptr = {"__type": "Pointer", "className": "MyClass", "objectId": a["objectId"]}
     status, b = await api.post("/classes/MyOther", {"aRelation": {"__op": "AddRelation", "objects": [ptr]}}, master=True)
     async def tables():
-        if bapp_store == "postgres":
+        if bapp_store in SQL_STORES:
             return await sql_tables(api)
         return await api.engine.storage.db.list_collection_names()
 

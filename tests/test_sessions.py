@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bapp.model import types
-from tests.conftest import make_settings
+from tests.conftest import SQL_STORES, make_settings, sql_execute, sql_fetch
 
 
 async def test_signup_session_fields(api):
@@ -27,9 +27,9 @@ async def test_signup_session_fields(api):
 
 async def test_session_is_stored_in_parse_layout(api, bapp_store):
     user = await api.signup("alice")
-    if bapp_store == "postgres":
-        row = await api.engine.storage.pool.fetchrow('SELECT * FROM "_Session" WHERE "sessionToken" = $1',
-                                                     user["sessionToken"])
+    if bapp_store in SQL_STORES:
+        row = (await sql_fetch(api, 'SELECT * FROM "_Session" WHERE "sessionToken" = $1', user["sessionToken"],
+                               class_name="_Session"))[0]
         assert row["user"] == user["objectId"] and isinstance(row["expiresAt"], datetime)
         assert row["_rperm"] is None and row["createdWith"] == {"action": "signup", "authProvider": "password"}
         return
@@ -129,9 +129,9 @@ async def test_client_cannot_change_session_server_fields(api):
 async def test_expired_session_fails_every_route(api, bapp_store):
     alice = await api.signup("alice")
     past = datetime.now(UTC) - timedelta(seconds=5)
-    if bapp_store == "postgres":
-        await api.engine.storage.pool.execute('UPDATE "_Session" SET "expiresAt" = $1 WHERE "sessionToken" = $2',
-                                              past, alice["sessionToken"])
+    if bapp_store in SQL_STORES:
+        await sql_execute(api, 'UPDATE "_Session" SET "expiresAt" = $1 WHERE "sessionToken" = $2',
+                          past, alice["sessionToken"])
     else:
         await api.engine.storage.db["_Session"].update_one(
             {"_session_token": alice["sessionToken"]}, {"$set": {"expiresAt": past.replace(tzinfo=None)}})
@@ -158,7 +158,7 @@ async def test_login_replaces_the_session_of_the_same_installation(api):
 
 
 async def test_upgrade_legacy_session_token(api, bapp_store):
-    if bapp_store == "postgres":
+    if bapp_store in SQL_STORES:
         pytest.skip("legacy _session_token exists only in the MongoDB layout")
     alice = await api.signup("alice")
     await api.engine.storage.db["_User"].update_one({"_id": alice["objectId"]}, {"$set": {"_session_token": "legacy123"}})

@@ -10,7 +10,7 @@ import bcrypt
 import pytest
 
 from bapp.core import users
-from tests.conftest import make_settings, sql_row
+from tests.conftest import SQL_STORES, make_settings, sql_execute, sql_row
 
 
 async def test_signup_answers_201_with_session_token_and_location(api):
@@ -23,7 +23,7 @@ async def test_signup_answers_201_with_session_token_and_location(api):
 
 async def test_signup_stores_a_parse_compatible_bcrypt_hash(api, bapp_store):
     body = await api.signup("alice", "secret")
-    if bapp_store == "postgres":
+    if bapp_store in SQL_STORES:
         doc = {k: v for k, v in (await sql_row(api, "_User", body["objectId"])).items() if v is not None}
     else:
         doc = await api.engine.storage.db["_User"].find_one({"_id": body["objectId"]})
@@ -156,10 +156,9 @@ async def test_locked_user_with_empty_acl_cannot_log_in(api):
 async def test_user_migrated_from_parse_server_logs_in(api, bapp_store):
     # bcryptjs writes $2a$ hashes; both prefixes must verify.
     hashed = bcrypt.hashpw(b"old-password", bcrypt.gensalt(10, prefix=b"2a")).decode()
-    if bapp_store == "postgres":
-        await api.engine.storage.pool.execute(
-            'INSERT INTO "_User" ("objectId", "username", "_hashed_password", "_rperm", "_wperm") '
-            "VALUES ('migrated01', 'legacy', $1, '{migrated01}', '{migrated01}')", hashed)
+    if bapp_store in SQL_STORES:
+        await sql_execute(api, 'INSERT INTO "_User" ("objectId", "username", "_hashed_password", "_rperm", "_wperm") '
+                               "VALUES ('migrated01', 'legacy', $1, $2, $3)", hashed, ["migrated01"], ["migrated01"])
     else:
         await api.engine.storage.db["_User"].insert_one({
             "_id": "migrated01", "username": "legacy", "_hashed_password": hashed,

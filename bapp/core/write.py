@@ -281,6 +281,8 @@ async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict
     for key in changed:
         if key in current:
             response[key] = current[key]
+        elif key in stored and stored[key] is None:  # a null a SQL store reads back as absent
+            response[key] = None
     if class_name == "_User":
         session_token = await users.signup_session(engine, object_id, body, auth)
         if session_token:
