@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import socket
@@ -59,15 +60,30 @@ async def fresh_database(uri: str, name: str) -> str:
     return with_database(uri, name)
 
 
+def node_uri(uri: str) -> tuple[str, dict]:
+    """Parse Server's form of a URI (scheme postgres:) and its database
+    options: a socket directory (pgserver's ``?host=/dir``) goes in ``host``."""
+    parts = urlsplit(uri)
+    query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+    netloc = parts.netloc
+    options = {}
+    if "host" in query:
+        user = netloc.split("@", 1)[0] if "@" in netloc else ""
+        netloc = (user.rstrip(":") + "@" if user else "") + "localhost"
+        options["host"] = query["host"]
+    return urlunsplit(("postgres", netloc, parts.path, "", "")), options
+
+
 @contextmanager
-def parse_server(directory: str, uri: str):
+def parse_server(directory: str, target: tuple[str, dict]):
+    uri, options = target
     port = free_port()
     script = f"""
 const express = require('express');
 const {{ ParseServer }} = require('parse-server');
 (async () => {{
   const app = express();
-  const api = new ParseServer({{ databaseURI: {uri!r}, appId: {APP_ID!r}, masterKey: {MASTER_KEY!r},
+  const api = new ParseServer({{ databaseURI: {uri!r}, databaseOptions: {json.dumps(options)}, appId: {APP_ID!r}, masterKey: {MASTER_KEY!r},
     serverURL: 'http://127.0.0.1:{port}/parse', logLevel: 'error', allowClientClassCreation: true }});
   await api.start();
   app.use('/parse', api.app);
@@ -193,7 +209,7 @@ def main() -> None:
             results["bapp"] = asyncio.run(run(url, args.seconds, args.concurrency))
         if args.parse_server:
             uri = asyncio.run(fresh_database(base, "bench_parse"))
-            with parse_server(args.parse_server, uri) as url:
+            with parse_server(args.parse_server, node_uri(uri)) as url:
                 results["parse-server"] = asyncio.run(run(url, args.seconds, args.concurrency))
     finally:
         if server is not None:

@@ -76,3 +76,21 @@ async def test_batch_transaction_rolls_back_on_error(api, bapp_store):
     ]}, master=True)
     assert reply.status == 200 and all("success" in r for r in reply.body)
     assert len((await api.get("/classes/Acct", params={"where": {"n": 3}}, master=True)).body["results"]) == 1
+
+
+def test_postgres_uris_select_the_postgres_store(tmp_path):
+    from bapp.config import Settings, apply_parse_config
+    from bapp.server import build_storage
+    from bapp.storage.files.base import adapter_kind
+    from bapp.storage.sql.pg_adapter import PostgresAdapter
+
+    for uri in ("postgres://u:p@127.0.0.1:5432/db", "postgresql://u@localhost/db"):
+        settings = Settings(database_uri=uri, database_pool_size=3)
+        storage = build_storage(settings)
+        assert isinstance(storage, PostgresAdapter) and storage.pool_size == 3 and storage.uri == uri
+        assert adapter_kind(settings) == "local"  # GridFS needs MongoDB
+    config = tmp_path / "parse.json"
+    config.write_text('{"appId": "a", "masterKey": "m", "databaseURI": "postgres://u@db.example/app"}')
+    settings = Settings()
+    apply_parse_config(settings, config)
+    assert isinstance(build_storage(settings), PostgresAdapter)
