@@ -9,8 +9,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import aiohttp
+import pytest
 from conftest import APP_ID, MASTER_KEY, Client
 from migration_support import check_clients, diff, populate, snapshot
 from server_process import ROOT, ServerProcess
@@ -154,3 +156,26 @@ def test_backup_refuses_other_stores(tmp_path):
     done = subprocess.run([sys.executable, "-m", "bapp", "backup", str(tmp_path / "x.db"), "--database-uri",
                            "memory://"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "backup copies the embedded SQLite store" in done.stderr
+
+
+def test_store_selection_by_uri(tmp_path):
+    from bapp.config import ConfigError, Settings, store_of
+    from bapp.server import build_storage, storage_line
+    from bapp.storage.sql.sqlite import SqliteAdapter
+
+    assert store_of(None, tmp_path).path == tmp_path.absolute() / "data.db"
+    assert store_of("sqlite:///abs/app.db").path == Path("/abs/app.db")
+    assert store_of("sqlite:rel/app.db").path == Path.cwd() / "rel" / "app.db"
+    assert store_of("memory://").kind == "memory"
+    assert store_of("postgresql://u@h/db").kind == "postgres"
+    assert store_of("mongodb+srv://h/db").kind == "mongodb"
+    for bad in ("sqlite://host/app.db", "sqlite:", "ftp://x", "nothing"):
+        with pytest.raises(ConfigError):
+            store_of(bad)
+    settings = Settings(data_dir=str(tmp_path))
+    storage = build_storage(settings)
+    assert isinstance(storage, SqliteAdapter) and storage.path == str(tmp_path / "data.db")
+    assert not (tmp_path / "data.db").exists()  # nothing is created before the server starts
+    assert storage_line(settings) == f"data: SQLite {tmp_path / 'data.db'}; files: {tmp_path / 'files'}"
+    assert storage_line(Settings(database_uri="memory://", files_path=str(tmp_path / "f"))) == (
+        f"data: in-memory store (lost when the server stops); files: {tmp_path / 'f'}")

@@ -1,10 +1,12 @@
 """Behaviour every store shares that the SQL stores must get right in SQL:
 one-statement updates at any depth, unique indexes, bad input that would
-be a type error in SQL, and (PostgreSQL) batch transactions."""
+be a type error in SQL, and (the SQL stores) batch transactions."""
 
 from __future__ import annotations
 
 import pytest
+
+from tests.conftest import SQL_STORES
 
 
 async def test_increment_at_any_depth_and_array_operators_in_one_update(api):
@@ -57,7 +59,7 @@ async def test_unique_index_answers_duplicate_value(api):
 
 
 async def test_batch_transaction_rolls_back_on_error(api, bapp_store):
-    if bapp_store != "postgres":
+    if bapp_store not in SQL_STORES:
         pytest.skip("the in-memory store has no transactions")
     await api.post("/classes/Acct", {"n": 1}, master=True)
     await api.post("/schemas/Uniq", {"className": "Uniq", "fields": {"k": {"type": "String"}}}, master=True)
