@@ -78,6 +78,12 @@ class Settings:
     file_denied_types: list[str] | None = None  # None = bapp's default deny list
     allow_origin: str = "*"
     limits: Limits = field(default_factory=Limits)
+    # idempotencyOptions: path regexes (none = off) and record lifetime in seconds
+    idempotency_paths: list[str] = field(default_factory=list)
+    idempotency_ttl: int = 300
+    # rateLimit rules (bapp.core.ratelimit.RateLimitRule) and trustProxy
+    rate_limits: list[Any] = field(default_factory=list)
+    trust_proxy: Any = False
 
     @property
     def in_memory(self) -> bool:
@@ -144,6 +150,9 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "cacheMaxSize": None,
     "collectionPrefix": "collection_prefix",
     "enableInsecureAuthAdapters": None,
+    "idempotencyOptions": "idempotency_paths",
+    "rateLimit": "rate_limits",
+    "trustProxy": "trust_proxy",
     "encodeParseObjectInCloudFunction": None,
 }
 
@@ -155,7 +164,7 @@ _UNSUPPORTED_PARSE_OPTIONS = frozenset({
     "accountLockout", "passwordPolicy", "emailAdapter", "verifyUserEmails",
     "preventLoginWithUnverifiedEmail", "preventSignupWithUnverifiedEmail", "push", "filesAdapter",
     "databaseAdapter", "cacheAdapter", "analyticsAdapter", "loggerAdapter", "auth", "oauth",
-    "maintenanceKey", "maintenanceKeyIps", "trustProxy", "idempotencyOptions", "rateLimit",
+    "maintenanceKey", "maintenanceKeyIps",
     "mountGraphQL", "graphQLPath", "graphQLSchema", "mountPlayground", "playgroundPath",
     "extendSessionOnUse", "allowExpiredAuthDataToken", "preserveFileName", "customPages", "pages",
     "routeAllowList", "readOnlyMasterKeyIps", "requestKeywordDenylist", "schema", "security",
@@ -211,6 +220,8 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
             settings.file_upload_authenticated = bool(value.get("enableForAuthenticatedUser", True))
             if "fileExtensions" in value:
                 settings.file_extensions = list(value["fileExtensions"])
+        elif key in _STRUCTURED_OPTIONS:
+            _apply_structured(settings, key, value, Path(path).resolve().parent, path)
         elif target == "max_upload_size":
             settings.max_upload_size = _parse_size(value)
             settings.body_limit = max(settings.body_limit, settings.max_upload_size)
@@ -218,6 +229,24 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
             settings.mount_path = "/" + str(value).strip("/")
         elif target:
             setattr(settings, target, value)
+
+
+_STRUCTURED_OPTIONS = frozenset({"idempotencyOptions", "rateLimit", "trustProxy"})
+
+
+def _apply_structured(settings: Settings, key: str, value: Any, base: Path, path: str | Path) -> None:
+    """Options with their own checks (``bapp.config_options``)."""
+    from bapp import config_options as opts
+
+    try:
+        if key == "idempotencyOptions":
+            settings.idempotency_paths, settings.idempotency_ttl = opts.idempotency(value)
+        elif key == "rateLimit":
+            settings.rate_limits = opts.rate_limits(value)
+        elif key == "trustProxy":
+            settings.trust_proxy = opts.trust_proxy(value)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {key}: {exc}") from None
 
 
 _ENV_TYPES = {f.name: f.type for f in fields(Settings)}
@@ -232,7 +261,29 @@ def apply_env(settings: Settings, environ: dict[str, str] | None = None) -> None
         raw = environ.get("BAPP_" + f.name.upper())
         if raw is None:
             continue
+        if f.name in _ENV_PARSERS:
+            try:
+                setattr(settings, f.name, _ENV_PARSERS[f.name](raw))
+            except ValueError as exc:
+                raise ConfigError(f"BAPP_{f.name.upper()}: {exc}") from None
+            continue
         setattr(settings, f.name, coerce(f.name, raw))
+
+
+def _env_rate_limits(raw: str) -> list:
+    from bapp import config_options
+
+    return config_options.rate_limits(json.loads(raw))
+
+
+def _env_trust_proxy(raw: str) -> Any:
+    from bapp import config_options
+
+    return config_options.trust_proxy(raw)
+
+
+# Settings whose BAPP_* variable holds structure (JSON, or trustProxy's forms).
+_ENV_PARSERS = {"rate_limits": _env_rate_limits, "trust_proxy": _env_trust_proxy}
 
 
 def coerce(name: str, raw: str) -> Any:
