@@ -84,6 +84,8 @@ class Settings:
     # rateLimit rules (bapp.core.ratelimit.RateLimitRule) and trustProxy
     rate_limits: list[Any] = field(default_factory=list)
     trust_proxy: Any = False
+    # auth: provider name -> options ("module": a Python file, "jwt", or none for built-ins)
+    auth_providers: dict = field(default_factory=dict)
 
     @property
     def in_memory(self) -> bool:
@@ -153,6 +155,7 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "idempotencyOptions": "idempotency_paths",
     "rateLimit": "rate_limits",
     "trustProxy": "trust_proxy",
+    "auth": "auth_providers",
     "encodeParseObjectInCloudFunction": None,
 }
 
@@ -163,7 +166,7 @@ _PARSE_OPTIONS: dict[str, str | None] = {
 _UNSUPPORTED_PARSE_OPTIONS = frozenset({
     "accountLockout", "passwordPolicy", "emailAdapter", "verifyUserEmails",
     "preventLoginWithUnverifiedEmail", "preventSignupWithUnverifiedEmail", "push", "filesAdapter",
-    "databaseAdapter", "cacheAdapter", "analyticsAdapter", "loggerAdapter", "auth", "oauth",
+    "databaseAdapter", "cacheAdapter", "analyticsAdapter", "loggerAdapter", "oauth",
     "maintenanceKey", "maintenanceKeyIps",
     "mountGraphQL", "graphQLPath", "graphQLSchema", "mountPlayground", "playgroundPath",
     "extendSessionOnUse", "allowExpiredAuthDataToken", "preserveFileName", "customPages", "pages",
@@ -231,7 +234,7 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
             setattr(settings, target, value)
 
 
-_STRUCTURED_OPTIONS = frozenset({"idempotencyOptions", "rateLimit", "trustProxy"})
+_STRUCTURED_OPTIONS = frozenset({"idempotencyOptions", "rateLimit", "trustProxy", "auth"})
 
 
 def _apply_structured(settings: Settings, key: str, value: Any, base: Path, path: str | Path) -> None:
@@ -245,6 +248,11 @@ def _apply_structured(settings: Settings, key: str, value: Any, base: Path, path
             settings.rate_limits = opts.rate_limits(value)
         elif key == "trustProxy":
             settings.trust_proxy = opts.trust_proxy(value)
+        elif key == "auth":
+            settings.auth_providers = opts.auth_providers(value, base)
+            anonymous = settings.auth_providers.get("anonymous", {})
+            if anonymous.get("enabled") is False:
+                settings.enable_anonymous_users = False
     except ValueError as exc:
         raise ConfigError(f"{path}: {key}: {exc}") from None
 

@@ -135,6 +135,27 @@ def trust_proxy(value: Any) -> bool | int | list[str]:
     return networks
 
 
+def auth_providers(value: Any, base: Path | None) -> dict[str, dict]:
+    """``auth``: provider name -> options; a ``module`` naming a Python file
+    is made absolute (relative paths are read from the config file's folder)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("auth must be an object of providers")
+    out: dict[str, dict] = {}
+    for name, options in value.items():
+        if not isinstance(options, dict):
+            raise ValueError(f"auth.{name} must be an object")
+        options = dict(options)
+        if "enabled" in options and not isinstance(options["enabled"], bool):
+            raise ValueError(f"auth.{name}.enabled must be a boolean")
+        module = options.get("module")
+        if module is not None and module not in ("jwt", "oidc"):
+            options["module"] = module_path(module, base, f"auth.{name}")
+        out[name] = options
+    return out
+
+
 def module_path(value: Any, base: Path | None, what: str) -> str:
     """A ``module`` option naming a Python file: absolute, or relative to
     the config file's directory."""

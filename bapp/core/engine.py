@@ -12,6 +12,7 @@ from urllib.parse import quote
 from bapp.config import Settings
 from bapp.core import read, write
 from bapp.core.auth import Auth, AuthService
+from bapp.core.auth_providers import AuthProviders
 from bapp.core.idempotency import Idempotency
 from bapp.core.ratelimit import RateLimiter
 from bapp.core.schema import ClassSchema, SchemaCache
@@ -46,6 +47,7 @@ class Engine:
         self.hook_runner: Callable[[Registered, Request], Awaitable[Any]] | None = None
         # Run in order at the end of start() (e.g. applying schema files).
         self.startup_tasks: list[Callable[[Engine], Awaitable[None]]] = []
+        self.auth_providers = AuthProviders.from_settings(settings)
         self.idempotency = Idempotency(self, settings.idempotency_paths, settings.idempotency_ttl)
         # Its counter can be replaced by one shared between instances.
         self.rate_limiter = RateLimiter(settings.rate_limits)
