@@ -86,6 +86,8 @@ class Settings:
     trust_proxy: Any = False
     # auth: provider name -> options ("module": a Python file, "jwt", or none for built-ins)
     auth_providers: dict = field(default_factory=dict)
+    # push: {"module": "path/to/push.py", ...adapter options}; None = /push answers 115
+    push: dict | None = None
 
     @property
     def in_memory(self) -> bool:
@@ -156,6 +158,7 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "rateLimit": "rate_limits",
     "trustProxy": "trust_proxy",
     "auth": "auth_providers",
+    "push": "push",
     "encodeParseObjectInCloudFunction": None,
 }
 
@@ -165,7 +168,7 @@ _PARSE_OPTIONS: dict[str, str | None] = {
 # email adapter) would change what the deployment enforces.
 _UNSUPPORTED_PARSE_OPTIONS = frozenset({
     "accountLockout", "passwordPolicy", "emailAdapter", "verifyUserEmails",
-    "preventLoginWithUnverifiedEmail", "preventSignupWithUnverifiedEmail", "push", "filesAdapter",
+    "preventLoginWithUnverifiedEmail", "preventSignupWithUnverifiedEmail", "filesAdapter",
     "databaseAdapter", "cacheAdapter", "analyticsAdapter", "loggerAdapter", "oauth",
     "maintenanceKey", "maintenanceKeyIps",
     "mountGraphQL", "graphQLPath", "graphQLSchema", "mountPlayground", "playgroundPath",
@@ -234,7 +237,7 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
             setattr(settings, target, value)
 
 
-_STRUCTURED_OPTIONS = frozenset({"idempotencyOptions", "rateLimit", "trustProxy", "auth"})
+_STRUCTURED_OPTIONS = frozenset({"idempotencyOptions", "rateLimit", "trustProxy", "auth", "push"})
 
 
 def _apply_structured(settings: Settings, key: str, value: Any, base: Path, path: str | Path) -> None:
@@ -253,6 +256,8 @@ def _apply_structured(settings: Settings, key: str, value: Any, base: Path, path
             anonymous = settings.auth_providers.get("anonymous", {})
             if anonymous.get("enabled") is False:
                 settings.enable_anonymous_users = False
+        elif key == "push":
+            settings.push = opts.push(value, base)
     except ValueError as exc:
         raise ConfigError(f"{path}: {key}: {exc}") from None
 

@@ -156,6 +156,19 @@ def auth_providers(value: Any, base: Path | None) -> dict[str, dict]:
     return out
 
 
+def push(value: Any, base: Path | None) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("push must be an object")
+    value = dict(value)
+    if "module" not in value:
+        raise ValueError("bapp has no built-in push adapter (APNs, FCM); name a Python module defining "
+                         "send(body, installations) (\"module\": \"path/to/push.py\")")
+    value["module"] = module_path(value["module"], base, "push")
+    return value
+
+
 def module_path(value: Any, base: Path | None, what: str) -> str:
     """A ``module`` option naming a Python file: absolute, or relative to
     the config file's directory."""

@@ -14,6 +14,7 @@ from bapp.core import read, write
 from bapp.core.auth import Auth, AuthService
 from bapp.core.auth_providers import AuthProviders
 from bapp.core.idempotency import Idempotency
+from bapp.core.push import PushService
 from bapp.core.ratelimit import RateLimiter
 from bapp.core.schema import ClassSchema, SchemaCache
 from bapp.core.triggers import Registered, Registry, Request
@@ -51,6 +52,7 @@ class Engine:
         self.idempotency = Idempotency(self, settings.idempotency_paths, settings.idempotency_ttl)
         # Its counter can be replaced by one shared between instances.
         self.rate_limiter = RateLimiter(settings.rate_limits)
+        self.push = PushService(self, settings.push)
         storage.file_url = self.file_url
 
     # ---------------------------------------------------------------- setup
@@ -76,6 +78,7 @@ class Engine:
         await self.storage.ensure_index("_Role", self.schemas.fields_of("_Role"), {"name": 1}, "name_1", unique=True)
 
     async def stop(self) -> None:
+        await self.push.drain()
         await self.storage.close()
 
     def file_url(self, name: str) -> str:
