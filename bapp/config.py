@@ -88,6 +88,8 @@ class Settings:
     auth_providers: dict = field(default_factory=dict)
     # push: {"module": "path/to/push.py", ...adapter options}; None = /push answers 115
     push: dict | None = None
+    # schema: Parse Server's defined schemas (definitions, strict, deleteExtraFields, ...)
+    schema_options: dict | None = None
 
     @property
     def in_memory(self) -> bool:
@@ -159,6 +161,7 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "trustProxy": "trust_proxy",
     "auth": "auth_providers",
     "push": "push",
+    "schema": "schema_options",
     "encodeParseObjectInCloudFunction": None,
 }
 
@@ -173,7 +176,7 @@ _UNSUPPORTED_PARSE_OPTIONS = frozenset({
     "maintenanceKey", "maintenanceKeyIps",
     "mountGraphQL", "graphQLPath", "graphQLSchema", "mountPlayground", "playgroundPath",
     "extendSessionOnUse", "allowExpiredAuthDataToken", "preserveFileName", "customPages", "pages",
-    "routeAllowList", "readOnlyMasterKeyIps", "requestKeywordDenylist", "schema", "security",
+    "routeAllowList", "readOnlyMasterKeyIps", "requestKeywordDenylist", "security",
 })
 
 
@@ -237,7 +240,7 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
             setattr(settings, target, value)
 
 
-_STRUCTURED_OPTIONS = frozenset({"idempotencyOptions", "rateLimit", "trustProxy", "auth", "push"})
+_STRUCTURED_OPTIONS = frozenset({"idempotencyOptions", "rateLimit", "trustProxy", "auth", "push", "schema"})
 
 
 def _apply_structured(settings: Settings, key: str, value: Any, base: Path, path: str | Path) -> None:
@@ -258,6 +261,10 @@ def _apply_structured(settings: Settings, key: str, value: Any, base: Path, path
                 settings.enable_anonymous_users = False
         elif key == "push":
             settings.push = opts.push(value, base)
+        elif key == "schema":
+            from bapp.core import schema_defined
+
+            settings.schema_options = schema_defined.check_options(value)
     except ValueError as exc:
         raise ConfigError(f"{path}: {key}: {exc}") from None
 
