@@ -127,17 +127,18 @@ async def test_a_refusing_provider_creates_nothing(api):
 async def test_unknown_disabled_and_malformed_providers(api):
     assert tuple(await api.post("/users", {"authData": {"nope": {"id": "x"}}})) == UNSUPPORTED
     assert tuple(await api.post("/users", {"authData": {"offAuth": {"id": "x", "token": "x"}}})) == UNSUPPORTED
-    assert tuple(await api.post("/users", {"authData": {"myAuth": {"id": {"$ne": None}, "token": "s3cret"}}})) \
-        == UNSUPPORTED
+    assert (await api.post("/users", {"authData": {"myAuth": {"id": {"$ne": None}, "token": "s3cret"}}})).body[
+        "code"] == 162
     assert tuple(await api.post("/users", {"authData": {"myAuth": {"token": "s3cret"}}})) == UNSUPPORTED
     assert tuple(await api.post("/users", {"authData": {"myAuth": "x"}})) == UNSUPPORTED
 
 
-async def test_numeric_ids_and_sync_providers(api):
-    # the JS SDK sends a number when the app's provider gives one
-    assert (await api.post("/users", {"authData": {"myAuth": {"id": 1234, "token": "s3cret"}}})).status == 201
-    assert (await api.post("/users", {"authData": {"myAuth": {"id": 1234, "token": "s3cret"}}})).status == 200
+async def test_ids_must_be_strings_and_sync_providers(api):
+    # Parse Server 9 refuses a non-string id before any provider is asked
+    assert tuple(await api.post("/users", {"authData": {"myAuth": {"id": 1234, "token": "s3cret"}}})) == \
+        (400, {"code": 162, "error": "Invalid authData id for provider 'myAuth'."})
     assert (await api.post("/users", {"authData": {"pinAuth": {"id": "p", "pin": "1234"}}})).status == 201
+    assert (await api.post("/users", {"authData": {"pinAuth": {"id": "p", "pin": "1234"}}})).status == 200
     # a plain exception without a message: 141 and Parse Server's default text
     assert tuple(await api.post("/users", {"authData": {"pinAuth": {"id": "p", "pin": "0"}}})) == \
         (400, {"code": 141, "error": "Auth failed. Unknown error."})
