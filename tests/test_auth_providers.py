@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from conftest import make_settings
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bapp.config import ConfigError, Settings, apply_parse_config
@@ -52,6 +53,8 @@ def rsa_key():
 
 KEY = rsa_key()
 OTHER_KEY = rsa_key()
+PUBLIC_PEM = KEY.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def public_jwk(key, kid: str) -> dict:
@@ -61,7 +64,7 @@ def public_jwk(key, kid: str) -> dict:
 
 def token(sub="user-1", aud=CLIENT_ID, iss=ISSUER, key=KEY, kid="k1", exp_in=600, **extra) -> str:
     claims = {"sub": sub, "aud": aud, "iss": iss, "iat": int(time.time()), "exp": int(time.time()) + exp_in, **extra}
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid} if kid else None)
 
 
 @pytest.fixture
@@ -93,6 +96,7 @@ def settings(tmp_path, jwks_url):
         "offAuth": {"module": str(tmp_path / "provider.py"), "secret": "x", "enabled": False},
         "oidc": {"module": "jwt", "jwksUrl": jwks_url, "clientId": CLIENT_ID, "issuer": ISSUER},
         "apple": {"jwksUrl": jwks_url, "clientId": CLIENT_ID},
+        "pem": {"module": "jwt", "key": PUBLIC_PEM, "clientId": [CLIENT_ID, "other-app"]},
     })
 
 
@@ -222,6 +226,14 @@ async def test_jwt_provider(api):
         not_found("provided token does not decode as JWT")
     unsigned = jwt.encode({"sub": "user-1", "aud": CLIENT_ID, "iss": ISSUER}, key=None, algorithm="none")
     assert (await refused({"id": "user-1", "id_token": unsigned}))[1]["code"] == 101
+
+
+async def test_jwt_provider_with_a_configured_key(api):
+    # no issuer configured: any issuer, but the audience and signature are checked
+    assert (await api.post("/users", {"authData": {"pem": {"id": "p-1", "token": token(sub="p-1", aud="other-app",
+                                                                                       kid=None)}}})).status == 201
+    reply = await api.post("/users", {"authData": {"pem": {"id": "p-2", "token": token(sub="p-2", key=OTHER_KEY)}}})
+    assert tuple(reply) == (404, {"code": 101, "error": "invalid signature"})
 
 
 async def test_apple_sign_in(api):

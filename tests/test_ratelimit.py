@@ -233,3 +233,26 @@ def test_config_and_env_are_mapped(tmp_path):
     assert env.trust_proxy == 2 and len(env.rate_limits) == 1
     with pytest.raises(ConfigError, match="BAPP_TRUST_PROXY"):
         apply_env(Settings(), {"BAPP_TRUST_PROXY": "not-an-address"})
+
+
+class _FakeRequest:
+    def __init__(self, remote: str, forwarded: str | None) -> None:
+        self.remote = remote
+        self.headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+
+
+@pytest.mark.parametrize("trust, forwarded, expected", [
+    (False, "1.1.1.1", "10.0.0.9"),
+    (True, "1.1.1.1, 2.2.2.2", "1.1.1.1"),
+    (True, None, "10.0.0.9"),
+    (1, "1.1.1.1, 2.2.2.2", "2.2.2.2"),
+    (2, "1.1.1.1, 2.2.2.2", "1.1.1.1"),
+    (5, "1.1.1.1, 2.2.2.2", "1.1.1.1"),
+    (["10.0.0.0/8"], "1.1.1.1, 2.2.2.2", "2.2.2.2"),
+    (["10.0.0.0/8", "2.2.2.2"], "1.1.1.1, 2.2.2.2", "1.1.1.1"),
+    (["192.168.0.0/16"], "1.1.1.1", "10.0.0.9"),
+])
+def test_client_ip_as_express_computes_it(trust, forwarded, expected):
+    from bapp.http.envelope import client_ip
+
+    assert client_ip(_FakeRequest("10.0.0.9", forwarded), trust) == expected
