@@ -302,8 +302,29 @@ def _env_trust_proxy(raw: str) -> Any:
     return config_options.trust_proxy(raw)
 
 
+def _env_json(option: str) -> Any:
+    """A BAPP_* variable holding the JSON of a Parse option (module paths
+    relative to the working directory)."""
+
+    def parse(raw: str) -> Any:
+        from bapp import config_options
+
+        value = json.loads(raw)
+        if option == "auth":
+            return config_options.auth_providers(value, Path.cwd())
+        if option == "push":
+            return config_options.push(value, Path.cwd())
+        from bapp.core import schema_defined
+
+        return schema_defined.check_options(value)
+
+    return parse
+
+
 # Settings whose BAPP_* variable holds structure (JSON, or trustProxy's forms).
-_ENV_PARSERS = {"rate_limits": _env_rate_limits, "trust_proxy": _env_trust_proxy}
+_ENV_PARSERS = {"rate_limits": _env_rate_limits, "trust_proxy": _env_trust_proxy,
+                "auth_providers": _env_json("auth"), "push": _env_json("push"),
+                "schema_options": _env_json("schema")}
 
 
 def coerce(name: str, raw: str) -> Any:

@@ -189,3 +189,17 @@ def test_config(tmp_path):
     path.write_text(json.dumps({"appId": "x", "push": {"android": {"apiKey": "k"}}}))
     with pytest.raises(ConfigError, match="bapp has no built-in push adapter"):
         apply_parse_config(Settings(), path)
+
+
+def test_env(tmp_path, monkeypatch):
+    from bapp.config import apply_env
+
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()
+    apply_env(settings, {"BAPP_PUSH": '{"module": "push.py"}', "BAPP_AUTH_PROVIDERS": '{"x": {"module": "jwt"}}',
+                         "BAPP_SCHEMA_OPTIONS": '{"definitions": [], "lockSchemas": true}'})
+    assert settings.push == {"module": str(tmp_path / "push.py")}
+    assert settings.auth_providers == {"x": {"module": "jwt"}}
+    assert settings.schema_options["lockSchemas"] is True
+    with pytest.raises(ConfigError, match="BAPP_PUSH"):
+        apply_env(Settings(), {"BAPP_PUSH": "[1]"})

@@ -64,7 +64,8 @@ def check_options(value: Any) -> dict:
     if len(set(names)) != len(names):
         raise ValueError(f'The list of schemas provided contains duplicated "className" "{", ".join(names)}"')
     try:
-        schema_files.validate_schema_document(to_document(out["definitions"]), SOURCE)
+        if out["definitions"]:
+            schema_files.validate_schema_document(to_document(out["definitions"]), SOURCE)
     except schema_files.SchemaFileError as exc:
         raise ValueError(str(exc)) from None
     return out
@@ -152,11 +153,12 @@ async def _prepare_class(engine: Engine, options: dict, definition: dict, entry:
 
 async def migrate(engine: Engine, options: dict) -> None:
     definitions = options["definitions"]
-    document = schema_files.validate_schema_document(to_document(definitions), SOURCE)
     await engine.schemas.load()
-    for definition, entry in zip(definitions, document["classes"], strict=True):
-        await _prepare_class(engine, options, definition, entry)
-    await schema_apply.apply_files(engine, [(SOURCE, document)])
+    if definitions:
+        document = schema_files.validate_schema_document(to_document(definitions), SOURCE)
+        for definition, entry in zip(definitions, document["classes"], strict=True):
+            await _prepare_class(engine, options, definition, entry)
+        await schema_apply.apply_files(engine, [(SOURCE, document)])
     defined = {d["className"] for d in definitions}
     for name, stored in list(engine.schemas.classes.items()):
         if name in defined:
