@@ -1,0 +1,115 @@
+"""Internal columns never reach a client through keys, excludeKeys, order or
+where."""
+
+from __future__ import annotations
+
+import pytest
+
+INTERNAL = ("sessionToken", "_session_token", "_hashed_password", "password", "_rperm", "_wperm",
+            "_email_verify_token", "_perishable_token", "_failed_login_count", "_auth_data_facebook",
+            "_acl", "_tombstone")
+
+
+def ptr(class_name: str, object_id: str) -> dict:
+    return {"__type": "Pointer", "className": class_name, "objectId": object_id}
+
+
+async def _user_with_internals(api) -> dict:
+    user = await api.signup("ann", "pw", email="ann@example.com")
+    # Internal columns as the server itself writes them (through the storage interface, so every store).
+    engine = api.engine
+    await engine.storage.update("_User", engine.schemas.fields_of("_User"), {"objectId": user["objectId"]},
+                                {"_email_verify_token": "evt", "_perishable_token": "pt", "_failed_login_count": 2,
+                                 "authData": {"facebook": {"id": "fb1", "access_token": "secret"}}})
+    return user
+
+
+@pytest.mark.parametrize("key", INTERNAL)
+async def test_keys_never_select_internal_columns(api, key):
+    user = await _user_with_internals(api)
+    token = user["sessionToken"]
+    found = await api.get("/classes/_User", params={"keys": key}, token=token)
+    assert found.status == 200
+    row = found.body["results"][0]
+    assert set(row) == {"objectId", "createdAt", "updatedAt", "ACL"}
+    # master reads never show internal columns either
+    master = await api.get("/classes/_User", params={"keys": key}, master=True)
+    assert not {k for k in master.body["results"][0] if k.startswith("_") or k in ("sessionToken", "password")}
+    sessions = await api.get("/classes/_Session", params={"keys": key}, token=token)
+    assert not {k for k in sessions.body["results"][0] if k.startswith("_") or k == "password"}
+
+
+async def test_find_of_own_user_never_carries_a_session_token(api):
+    user = await api.signup("ann")
+    token = user["sessionToken"]
+    for params in ({}, {"keys": "sessionToken"}, {"keys": "username,sessionToken"},
+                   {"where": {"objectId": user["objectId"]}}):
+        found = await api.get("/classes/_User", params=params, token=token)
+        assert found.status == 200
+        assert "sessionToken" not in found.body["results"][0], params
+    # a get of the caller's own user carries the caller's token (Parse Server's ClassesRouter)
+    got = await api.get(f"/classes/_User/{user['objectId']}", params={"keys": "username"}, token=token)
+    assert got.status == 200 and got.body["sessionToken"] == token and got.body["username"] == "ann"
+    other = await api.signup("bob")
+    seen = await api.get(f"/users/{other['objectId']}", token=token)
+    assert seen.status == 404 or "sessionToken" not in seen.body
+
+
+async def test_keys_auth_data_of_own_user(api):
+    user = await _user_with_internals(api)
+    got = await api.get("/classes/_User", params={"keys": "authData"}, token=user["sessionToken"])
+    row = got.body["results"][0]
+    assert row["authData"] == {"facebook": {"id": "fb1", "access_token": "secret"}}
+    assert not [k for k in row if k.startswith("_")]
+
+
+async def test_session_keys_select_its_token(api):
+    user = await api.signup("ann")
+    got = await api.get("/sessions", params={"keys": "sessionToken"}, token=user["sessionToken"])
+    assert got.status == 200 and got.body["results"][0]["sessionToken"] == user["sessionToken"]
+    assert "user" not in got.body["results"][0]
+
+
+@pytest.mark.parametrize("key", ["sessionToken", "-_hashed_password", "_rperm", "_email_verify_token",
+                                 "_session_token", "password"])
+async def test_order_on_internal_columns_refused(api, key):
+    user = await _user_with_internals(api)
+    reply = await api.get("/classes/_User", params={"order": key}, token=user["sessionToken"])
+    assert reply.status == 400
+    assert reply.body["code"] in (105, 119)
+
+
+@pytest.mark.parametrize("where,code", [
+    ({"_hashed_password": {"$exists": True}}, 105),
+    ({"_email_verify_token": "evt"}, 105),
+    ({"_perishable_token": {"$exists": True}}, 105),
+    ({"_rperm": {"$in": ["*"]}}, 105),
+    ({"_session_token": {"$exists": True}}, 105),
+    ({"_auth_data_facebook.id": "fb1"}, 105),
+    ({"$or": [{"_failed_login_count": 2}]}, 105),
+    ({"sessionToken": {"$exists": True}}, 119),
+    ({"password": {"$exists": True}}, 119),
+    ({"authData.facebook.id": "fb1"}, 119),
+])
+async def test_where_on_internal_columns_refused(api, where, code):
+    user = await _user_with_internals(api)
+    reply = await api.get("/classes/_User", params={"where": where}, token=user["sessionToken"])
+    assert reply.status == 400 and reply.body["code"] == code, reply.body
+
+
+async def test_master_cannot_query_hashed_password(api):
+    await _user_with_internals(api)
+    reply = await api.get("/classes/_User", params={"where": {"_hashed_password": {"$regex": "^\\$2"}}},
+                          master=True)
+    assert reply.status == 400 and reply.body == {"code": 105, "error": "Invalid key name: _hashed_password"}
+    ok = await api.get("/classes/_User", params={"where": {"_email_verify_token": "evt"}}, master=True)
+    assert ok.status == 200 and len(ok.body["results"]) == 1
+
+
+async def test_exclude_keys_never_reveal_internal_columns(api):
+    user = await _user_with_internals(api)
+    reply = await api.get("/classes/_User", params={"excludeKeys": "username,_hashed_password"},
+                          token=user["sessionToken"])
+    row = reply.body["results"][0]
+    assert "username" not in row and not [k for k in row if k.startswith("_")]
+    assert "sessionToken" not in row and "password" not in row
