@@ -1,5 +1,5 @@
 """Internal columns never reach a client through keys, excludeKeys, order or
-where."""
+where; $relatedTo respects the owner's protected fields and readability."""
 
 from __future__ import annotations
 
@@ -113,3 +113,45 @@ async def test_exclude_keys_never_reveal_internal_columns(api):
     row = reply.body["results"][0]
     assert "username" not in row and not [k for k in row if k.startswith("_")]
     assert "sessionToken" not in row and "password" not in row
+
+
+# ------------------------------------------------------------------ $relatedTo
+
+async def _relation_setup(api, clp_extra: dict) -> tuple[dict, str]:
+    user = await api.signup("ann")
+    member = (await api.post("/classes/Member", {"name": "m"}, master=True)).body["objectId"]
+    team = await api.post("/classes/Team", {"name": "t", "members": {
+        "__op": "AddRelation", "objects": [ptr("Member", member)]}}, master=True)
+    assert team.status == 201
+    clp = {op: {"*": True} for op in ("find", "get", "count", "create", "update", "delete", "addField")}
+    clp.update(clp_extra)
+    reply = await api.put("/schemas/Team", {"classLevelPermissions": clp}, master=True)
+    assert reply.status == 200, reply.body
+    return user, team.body["objectId"]
+
+
+async def test_related_to_on_protected_relation_refused(api):
+    user, team = await _relation_setup(api, {"protectedFields": {"*": ["members"]}})
+    where = {"$relatedTo": {"object": ptr("Team", team), "key": "members"}}
+    reply = await api.get("/classes/Member", params={"where": where}, token=user["sessionToken"])
+    assert reply.status == 400 and reply.body["code"] == 119
+    inside = await api.get("/classes/Member", params={"where": {"$or": [where]}}, token=user["sessionToken"])
+    assert inside.status == 400 and inside.body["code"] == 119
+    master = await api.get("/classes/Member", params={"where": where}, master=True)
+    assert master.status == 200 and len(master.body["results"]) == 1
+
+
+async def test_related_to_with_unreadable_owner_is_empty(api):
+    user, team = await _relation_setup(api, {"get": {}, "find": {}})
+    where = {"$relatedTo": {"object": ptr("Team", team), "key": "members"}}
+    reply = await api.get("/classes/Member", params={"where": where}, token=user["sessionToken"])
+    assert reply.status == 200 and reply.body["results"] == []
+    master = await api.get("/classes/Member", params={"where": where}, master=True)
+    assert len(master.body["results"]) == 1
+
+
+async def test_related_to_on_readable_relation_answers(api):
+    user, team = await _relation_setup(api, {"protectedFields": {"*": []}})
+    where = {"$relatedTo": {"object": ptr("Team", team), "key": "members"}}
+    reply = await api.get("/classes/Member", params={"where": where}, token=user["sessionToken"])
+    assert reply.status == 200 and [r["name"] for r in reply.body["results"]] == ["m"]

@@ -256,9 +256,27 @@ async def _run_sub(engine: Engine, class_name: str, where: dict, auth: Auth, dep
 
 
 async def _related_to(engine: Engine, value: dict, auth: Auth) -> list[str]:
+    """The ids in relation ``key`` of the owner object. The relation is a
+    field of the owner, so the owner's protected fields and the caller's
+    right to read the owner apply (Parse Server 9's authorizeRelatedToQuery)."""
     owner = value["object"]
-    # The owner object must be readable by the caller (an ACL bypass otherwise).
-    owner_rows = await _run_sub(engine, owner["className"], {"objectId": owner["objectId"]}, auth, 0, ["objectId"])
+    if not auth.master:
+        owner_schema = await engine.schemas.get(owner["className"])
+        if owner_schema is not None:
+            group = await engine.auth.acl_group(auth)
+            merged, applicable = perms.protected_sets(owner_schema, engine.settings.protected_fields, auth, group)
+            if value["key"].split(".", 1)[0] in perms.hidden_fields(merged, applicable, None, None):
+                raise ParseError(errors.OPERATION_FORBIDDEN,
+                                 f"This user is not allowed to query {value['key']} on class {owner['className']}")
+    try:
+        owner_rows = await _run_sub(engine, owner["className"], {"objectId": owner["objectId"]}, auth, 0,
+                                    ["objectId"])
+    except ParseError as exc:
+        # An owner the caller may not read discloses nothing (and answers
+        # like an empty relation, so it is no membership oracle).
+        if exc.code in (errors.OPERATION_FORBIDDEN, errors.OBJECT_NOT_FOUND):
+            return []
+        raise
     if not owner_rows:
         return []
     return await engine.storage.related_ids(value["key"], owner["className"], [owner["objectId"]])
