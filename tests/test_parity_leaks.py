@@ -1,9 +1,15 @@
 """Internal columns never reach a client through keys, excludeKeys, order or
-where; $relatedTo respects the owner's protected fields and readability."""
+where; $relatedTo respects the owner's protected fields and readability;
+cloud function params pass Parse Server 9's request keyword denylist."""
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
+from conftest import make_settings
+
+from bapp.model import denylist
 
 INTERNAL = ("sessionToken", "_session_token", "_hashed_password", "password", "_rperm", "_wperm",
             "_email_verify_token", "_perishable_token", "_failed_login_count", "_auth_data_facebook",
@@ -155,3 +161,72 @@ async def test_related_to_on_readable_relation_answers(api):
     where = {"$relatedTo": {"object": ptr("Team", team), "key": "members"}}
     reply = await api.get("/classes/Member", params={"where": where}, token=user["sessionToken"])
     assert reply.status == 200 and [r["name"] for r in reply.body["results"]] == ["m"]
+
+
+# ------------------------------------------------------------------ function params
+
+CLOUD = '''
+from bapp import cloud
+
+RAN = []
+
+@cloud.define("echo")
+def echo(req):
+    RAN.append(req.params)
+    return req.params
+
+@cloud.define("ran")
+def ran(req):
+    return len(RAN)
+
+@cloud.job("work")
+def work(req):
+    return "done"
+'''
+
+
+@pytest.fixture
+def settings(tmp_path):
+    path = tmp_path / "cloud_denylist.py"
+    path.write_text(textwrap.dedent(CLOUD))
+    return make_settings(cloud_path=str(path))
+
+
+def _prohibited(entry: str) -> dict:
+    return {"code": 105, "error": f"Prohibited keyword in request data: {entry}."}
+
+
+@pytest.mark.parametrize("params,entry", [
+    ('{"__proto__": {"admin": true}}', '{"key":"__proto__"}'),
+    ('{"a": {"b": [{"__proto__": 1}]}}', '{"key":"__proto__"}'),
+    ('{"constructor": {"prototype": {}}}', '{"key":"constructor"}'),
+    ('{"deep": [[{"x": {"constructor": 1}}]]}', '{"key":"constructor"}'),
+    ('{"myconstructorName": 1}', '{"key":"constructor"}'),
+    ('{"v": {"_bsontype": "Code", "code": "x"}}', '{"key":"_bsontype","value":"Code"}'),
+])
+async def test_function_params_denylist(api, params, entry):
+    reply = await api.request("POST", "/functions/echo", raw=params)
+    assert reply.status == 400 and reply.body == _prohibited(entry)
+    job = await api.request("POST", "/jobs/work", raw=params, master=True)
+    assert job.status == 400 and job.body == _prohibited(entry)
+
+
+async def test_function_denylist_runs_before_the_function(api):
+    reply = await api.request("POST", "/functions/echo", raw='{"x": {"__proto__": {"polluted": true}}}')
+    assert reply.status == 400 and reply.body["code"] == 105
+    assert (await api.post("/functions/ran")).body == {"result": 0}
+    ok = await api.post("/functions/echo", {"name": "x", "proto": 1, "_bsontype": "Binary"})
+    assert ok.status == 200 and ok.body == {"result": {"name": "x", "proto": 1, "_bsontype": "Binary"}}
+    assert (await api.post("/functions/ran")).body == {"result": 1}
+    unknown = await api.request("POST", "/functions/nope", raw='{"__proto__": 1}')
+    assert unknown.status == 400 and unknown.body == {"code": 141, "error": 'Invalid function: "nope"'}
+
+
+def test_denylist_unit():
+    assert denylist.contains({"a": [{"b": {"__proto__": 1}}]}, {"key": "__proto__"})
+    assert not denylist.contains({"proto": "__proto__"}, {"key": "__proto__"})
+    assert denylist.contains({"proto": "x__proto__"}, {"value": "__proto__"})
+    assert denylist.contains({"k": {"_bsontype": "NotCode"}}, {"key": "_bsontype", "value": "Code"})
+    assert not denylist.contains({"k": {"_bsontype": "Binary"}}, {"key": "_bsontype", "value": "Code"})
+    assert not denylist.contains({"n": 1, "b": True}, {"value": "1"})
+    assert denylist.contains({"n": True}, {"value": True})
