@@ -2,9 +2,11 @@
 cross instances exactly once, and every cache a change depends on (roles,
 sessions, users, schemas) is invalidated on the other instance right after
 the write's response (well within a second here, on a loaded test machine,
-against a 5 s cache lifetime; ``bench/cluster.py`` measures the delay). The instances run in this process on one shared store
-object (the multi-process tests on SQL databases are in
-``test_cluster_processes.py``)."""
+against a 5 s cache lifetime; ``bench/cluster.py`` measures the delay).
+
+The instances run in this process, each with its own adapter (its own
+connection pool) on the test's database; on the in-memory store they share
+one store object. ``test_cluster_workers.py`` runs ``bapp serve --workers``."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from redis_support import start_redis
 from test_livequery import LiveSocket
 
 from bapp.core.engine import Engine
-from bapp.server import build_app
+from bapp.server import build_app, build_storage
 from bapp.storage.mongo.memory import MemoryAdapter
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -37,9 +39,13 @@ class Instances:
         self._closers: list[Any] = []
 
     async def start(self, count: int, redis_url: str | None, **overrides: Any) -> list[Client]:
-        storage = MemoryAdapter()
+        shared_memory = None
         for _ in range(count):
             settings = make_settings(redis_url=redis_url, **overrides)
+            storage = build_storage(settings)
+            if isinstance(storage, MemoryAdapter):
+                shared_memory = shared_memory or storage
+                storage = shared_memory
             engine = Engine(settings, storage)
             server, session = await start_server(settings, lambda s, e=engine: build_app(s, e))
             client = Client(session, f"http://127.0.0.1:{server.port}{settings.mount_path}", server)

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bapp.cluster.bus import Bus, RedisBus, RelayBus
 from bapp.cluster.coherence import Coherence
+from bapp.cluster.workers import RELAY_ENV  # set by the --workers supervisor
 from bapp.livequery.hub import ClusterHub
 
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Bus", "Coherence", "ClusterHub", "RELAY_ENV", "build_bus", "live_hub", "attach"]
 
-# Set by the --workers supervisor for its workers (see bapp.cluster.workers).
-RELAY_ENV = "BAPP_WORKER_RELAY"
 
 BUS_KEY = web.AppKey("cluster_bus", object)
 
