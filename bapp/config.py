@@ -77,6 +77,8 @@ class Settings:
     file_denied_extensions: list[str] | None = None  # None = bapp's default deny list
     file_denied_types: list[str] | None = None  # None = bapp's default deny list
     allow_origin: str = "*"
+    redis_url: str | None = None  # the bus between instances (LiveQuery events, cache invalidation)
+    workers: int = 1  # processes serving one port (bapp.cluster.workers)
     limits: Limits = field(default_factory=Limits)
     # idempotencyOptions: path regexes (none = off) and record lifetime in seconds
     idempotency_paths: list[str] = field(default_factory=list)
@@ -146,6 +148,7 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "verbose": None,
     "silent": None,
     "liveQuery": None,
+    "liveQueryServerOptions": None,
     "fileUpload": None,
     "startLiveQueryServer": None,
     "directAccess": None,
@@ -222,6 +225,11 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
         elif key == "liveQuery":
             classes = (value or {}).get("classNames")
             settings.live_query_classes = list(classes) if classes is not None else None
+            if (value or {}).get("redisURL"):
+                settings.redis_url = str(value["redisURL"])
+        elif key == "liveQueryServerOptions":
+            if (value or {}).get("redisURL"):
+                settings.redis_url = str(value["redisURL"])
         elif key == "fileUpload":
             value = value or {}
             settings.file_upload_public = bool(value.get("enableForPublic", False))
