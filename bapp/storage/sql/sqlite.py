@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Callable
 from datetime import UTC
 from typing import Any
@@ -62,12 +63,30 @@ class SqliteAdapter:
 
     def __init__(self, path: str | os.PathLike[str], file_url: Callable[[str], str] | None = None,
                  readers: int = 4, synchronous: str = "full") -> None:
-        self.db = SqliteDatabase(path, readers=readers, functions=FUNCTIONS, synchronous=synchronous)
+        self.db = SqliteDatabase(path, readers=readers, functions=FUNCTIONS, synchronous=synchronous,
+                                 prepare=self._fresh)
         self.dialect = SqliteDialect()
         self.file_url = file_url or (lambda name: name)
-        # Each table's columns, in order; kept by the writer thread (which
-        # alone changes tables), read by the statement builders.
-        self._columns: dict[str, list[str]] = {}
+        # Each table's columns, in order, cached per database thread and
+        # reloaded whenever that connection sees another schema version (a
+        # table changed by this process's writer or by another process on the
+        # same file, e.g. `bapp serve --workers`). Statements are built inside
+        # the jobs, on the connection that runs them, so they never use a
+        # stale cache.
+        self._local = threading.local()
+
+    @property
+    def _columns(self) -> dict[str, list[str]]:
+        return self._local.__dict__.setdefault("columns", {})
+
+    def _fresh(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA schema_version").fetchone()[0]
+        if getattr(self._local, "version", None) == version:
+            return
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()]
+        self._local.columns = {name: [r[1] for r in conn.execute(f"PRAGMA table_info({self.q(name)})")]
+                               for name in tables}
+        self._local.version = version
 
     @property
     def path(self) -> str:
@@ -97,9 +116,6 @@ class SqliteAdapter:
                      '"schema" TEXT NOT NULL, "isParseClass" INTEGER NOT NULL DEFAULT 1)')
         conn.execute(f'CREATE TABLE IF NOT EXISTS {self.q(CONFIG_TABLE)} ("objectId" TEXT PRIMARY KEY, '
                      '"params" TEXT, "masterKeyOnly" TEXT)')
-        self._columns = {}
-        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
-            self._columns[name] = [r[1] for r in conn.execute(f"PRAGMA table_info({self.q(name)})")]
 
     def _ensure_table(self, conn: sqlite3.Connection, class_name: str, fields: Fields) -> list[str]:
         """The class table with a column for every field (created or widened)."""
@@ -289,30 +305,33 @@ class SqliteAdapter:
         return self._finish(f"SELECT {columns} FROM {c.table} WHERE {cond}{order}{paging}", c.params)
 
     async def find(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> list[dict]:
-        if class_name not in self._columns:
-            return []
-        sql, params = self._select(class_name, fields, where, options)
-
         def job(conn: sqlite3.Connection) -> tuple[list[str], list]:
-            cursor = conn.execute(sql, params)
+            if class_name not in self._columns:
+                return [], []
+            cursor = conn.execute(*self._select(class_name, fields, where, options))
             return [d[0] for d in cursor.description], cursor.fetchall()
 
         names, rows = await self._read(job)
         return [self._decode(class_name, fields, names, row) for row in rows]
 
     async def count(self, class_name: str, fields: Fields, where: dict) -> int:
-        if class_name not in self._columns:
-            return 0
-        c = self._compiler(class_name, fields)
-        sql, params = self._finish(f"SELECT count(*) FROM {c.table} WHERE {c.where(where)}", c.params)
-        return await self._read(lambda conn: conn.execute(sql, params).fetchone()[0])
+        def job(conn: sqlite3.Connection) -> int:
+            if class_name not in self._columns:
+                return 0
+            c = self._compiler(class_name, fields)
+            return conn.execute(*self._finish(f"SELECT count(*) FROM {c.table} WHERE {c.where(where)}",
+                                              c.params)).fetchone()[0]
+
+        return await self._read(job)
 
     async def explain(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> dict:
-        steps: list[str] = []
-        if class_name in self._columns:
+        def job(conn: sqlite3.Connection) -> list[str]:
+            if class_name not in self._columns:
+                return []
             sql, params = self._select(class_name, fields, where, options)
-            plan = await self._read(lambda conn: conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall())
-            steps = [row[-1] for row in plan]
+            return [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
+
+        steps = await self._read(job)
         return {"queryPlanner": {"namespace": class_name, "winningPlan": {"steps": steps}}, "store": "sqlite"}
 
     async def distinct(self, class_name: str, fields: Fields, where: dict, key: str) -> list:
@@ -329,7 +348,7 @@ class SqliteAdapter:
         return list(seen.values())
 
     async def aggregate(self, class_name: str, fields: Fields, pipeline: list[dict]) -> list[dict]:
-        rows = await self.find(class_name, fields, {}, FindOptions()) if class_name in self._columns else []
+        rows = await self.find(class_name, fields, {}, FindOptions())
         return await sqlite_aggregate.run(fields, rows, pipeline, self.file_url)
 
     async def _read(self, job: Callable[[sqlite3.Connection], Any]) -> Any:
@@ -425,14 +444,17 @@ class SqliteAdapter:
         await self.db.write(lambda c: c.execute(f"DROP INDEX IF EXISTS {self.q(class_name + _INDEX_SEP + name)}"))
 
     async def indexes(self, class_name: str) -> dict[str, dict]:
-        if class_name not in self._columns:
-            return {}
-        def job(conn: sqlite3.Connection) -> tuple[dict, dict]:
+        def job(conn: sqlite3.Connection) -> tuple[dict, dict] | None:
+            if class_name not in self._columns:
+                return None
             row = conn.execute(f'SELECT "schema" FROM {self.q(SCHEMA_TABLE)} WHERE "className" = ?1',
                                (class_name,)).fetchone()
             return (fields_of_doc(orjson.loads(row[0])) if row else {}), self._index_columns(conn, class_name)
 
-        fields, found = await self.db.read(job)
+        answer = await self.db.read(job)
+        if answer is None:
+            return {}
+        fields, found = answer
         out = {"_id_": {"_id": 1}}
         prefix = class_name + _INDEX_SEP
         for index, columns in found.items():
@@ -464,10 +486,13 @@ class SqliteAdapter:
 
     async def remove_relation(self, field_name: str, owner_class: str, owning_id: str, related_id: str) -> None:
         table = join_table(field_name, owner_class)
-        if table not in self._columns:
-            return
-        await self.db.write(lambda c: c.execute(
-            f'DELETE FROM {self.q(table)} WHERE "relatedId" = ?1 AND "owningId" = ?2', (related_id, owning_id)))
+
+        def job(conn: sqlite3.Connection) -> None:
+            if table in self._columns:
+                conn.execute(f'DELETE FROM {self.q(table)} WHERE "relatedId" = ?1 AND "owningId" = ?2',
+                             (related_id, owning_id))
+
+        await self.db.write(job)
 
     async def related_ids(self, field_name: str, owner_class: str, owning_ids: list[str]) -> list[str]:
         return await self._join_lookup(join_table(field_name, owner_class), "relatedId", "owningId", owning_ids)
@@ -476,12 +501,15 @@ class SqliteAdapter:
         return await self._join_lookup(join_table(field_name, owner_class), "owningId", "relatedId", related_ids)
 
     async def _join_lookup(self, table: str, want: str, by: str, ids: list[str]) -> list[str]:
-        if table not in self._columns or not ids:
+        if not ids:
             return []
         sql = (f'SELECT DISTINCT {self.q(want)} FROM {self.q(table)} '
                f'WHERE {self.q(by)} IN (SELECT value FROM json_each(?1))')
-        rows = await self.db.read(lambda c: c.execute(sql, (dumps(list(ids)),)).fetchall())
-        return [r[0] for r in rows]
+
+        def job(conn: sqlite3.Connection) -> list:
+            return conn.execute(sql, (dumps(list(ids)),)).fetchall() if table in self._columns else []
+
+        return [r[0] for r in await self.db.read(job)]
 
     # ------------------------------------------------------------ config
     async def get_config(self) -> dict:

@@ -127,10 +127,12 @@ class SqliteDatabase:
     """A SQLite file opened for one server process."""
 
     def __init__(self, path: str | os.PathLike[str], readers: int = 4,
-                 functions: dict[str, tuple[int, Callable]] | None = None, synchronous: str = "full") -> None:
+                 functions: dict[str, tuple[int, Callable]] | None = None, synchronous: str = "full",
+                 prepare: Callable[[sqlite3.Connection], None] | None = None) -> None:
         if synchronous.lower() not in _SYNCHRONOUS:
             raise ValueError(f"sqlite_synchronous must be one of {', '.join(_SYNCHRONOUS)}, not {synchronous!r}")
         self.synchronous = synchronous.upper()
+        self.prepare = prepare  # run on the connection before every job (the adapter's table cache)
         self.path = Path(path)
         self.readers = readers
         self.functions = functions or {}
@@ -217,6 +219,8 @@ class SqliteDatabase:
         conn = self._reader()
         self.regex.start()
         try:
+            if self.prepare is not None:
+                self.prepare(conn)
             return fn(conn, *args)
         except sqlite3.OperationalError as exc:
             mapped = self.regex.translate(exc)
@@ -302,6 +306,8 @@ class SqliteDatabase:
         conn.execute("SAVEPOINT job")
         self.regex.start()
         try:
+            if self.prepare is not None:
+                self.prepare(conn)
             result = job.fn(conn, *job.args)
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
             conn.execute("ROLLBACK TO job")
