@@ -181,7 +181,13 @@ class PostgresAdapter:
                 record.append((key, self.d.to_db(col.kind, c.encode(col, value))))
             except ParseError:
                 continue
-        return RowDecoder(self.d, "", fields, self.file_url).row(record)
+        out = RowDecoder(self.d, "", fields, self.file_url).row(record)
+        # A value just written as null is echoed as null (what the client
+        # sent); reads later find it missing, as on Parse Server's adapter.
+        for key, value in obj.items():
+            if value is None and key not in out and not key.startswith("_") and key != "ACL":
+                out[key] = None
+        return out
 
     async def create(self, class_name: str, fields: Fields, obj: dict) -> None:
         await self._ensure(class_name, fields, obj)
@@ -215,9 +221,12 @@ class PostgresAdapter:
         return _count(status)
 
     async def delete(self, class_name: str, fields: Fields, where: dict) -> bool:
-        return await self.delete_many(class_name, fields, where) > 0
+        return await self._delete(class_name, fields, where) > 0
 
     async def delete_many(self, class_name: str, fields: Fields, where: dict) -> int:
+        return await self._delete(class_name, fields, where)
+
+    async def _delete(self, class_name: str, fields: Fields, where: dict) -> int:
         if class_name not in self.tables.columns:
             return 0
         c = self._compiler(class_name, fields)
