@@ -298,6 +298,11 @@ class PostgresAdapter:
     async def ensure_index(self, class_name: str, fields: Fields, spec: dict, name: str | None = None,
                            unique: bool = False, case_insensitive: bool = False) -> None:
         await self._ensure(class_name, fields, list(spec))
+        if name and not unique and await self._index_owner(name) not in (None, class_name):
+            # Index names are unique per PostgreSQL schema; Parse Server then
+            # silently skips the index. bapp builds it under the class's own
+            # name for it (a deliberate improvement) and reports it as declared.
+            name = f"{class_name}:{name}"
         sql = self.tables.index_sql(class_name, fields, spec, name, unique, case_insensitive)
         if sql is None:
             return
@@ -307,11 +312,15 @@ class PostgresAdapter:
             raise ParseError(errors.DUPLICATE_VALUE, "A duplicate value for a field with unique values was provided") \
                 from None
 
+    async def _index_owner(self, name: str) -> str | None:
+        return await self._run("fetchval", "SELECT tablename FROM pg_indexes WHERE schemaname = current_schema() "
+                               "AND indexname = $1", [name])
+
     async def drop_index(self, class_name: str, name: str) -> None:
-        owner = await self._run("fetchval", "SELECT tablename FROM pg_indexes WHERE schemaname = current_schema() "
-                                "AND indexname = $1", [name])
-        if owner == class_name:
-            await self._ddl([f"DROP INDEX IF EXISTS {self.d.quote(name)}"])
+        for candidate in (name, f"{class_name}:{name}"):
+            if await self._index_owner(candidate) == class_name:
+                await self._ddl([f"DROP INDEX IF EXISTS {self.d.quote(candidate)}"])
+                return
 
     async def indexes(self, class_name: str) -> dict[str, dict]:
         rows = await self._run("fetch", ddl.INDEX_COLUMNS, [class_name])
@@ -320,7 +329,8 @@ class PostgresAdapter:
             if row["indisprimary"]:
                 out.setdefault("_id_", {"_id": 1})
             elif row["attname"]:
-                out.setdefault(row["relname"], {})[row["attname"]] = -1 if row["descending"] else 1
+                name = row["relname"].removeprefix(class_name + ":")
+                out.setdefault(name, {})[row["attname"]] = -1 if row["descending"] else 1
         return out
 
     # ------------------------------------------------------------ relations
