@@ -130,6 +130,18 @@ class PostgresAdapter:
             await conn.execute(sql)
         await self.tables.load(conn)
 
+    async def _known(self, class_name: str, fields: Fields) -> bool:
+        """Whether the class has a table; a table or column this process has
+        not seen (another server made it) is looked up first."""
+        if self.tables.stale(class_name, fields):
+            conn = _current_conn.get()
+            if conn is not None:
+                await self.tables.refresh(conn, class_name)
+            else:
+                async with self.pool.acquire() as conn:
+                    await self.tables.refresh(conn, class_name)
+        return class_name in self.tables.columns
+
     def _compiler(self, class_name: str, fields: Fields) -> Compiler:
         return Compiler(self.d, class_name, fields, self.tables.columns.get(class_name))
 
@@ -209,7 +221,7 @@ class PostgresAdapter:
         return RowDecoder(self.d, class_name, fields, self.file_url).row(row.items()) if row else None
 
     async def update_many(self, class_name: str, fields: Fields, where: dict, update: dict) -> int:
-        if class_name not in self.tables.columns:
+        if not await self._known(class_name, fields):
             return 0
         await self._ensure(class_name, fields, [k for k, v in update.items() if not _is_delete(v)])
         c = self._compiler(class_name, fields)
@@ -227,7 +239,7 @@ class PostgresAdapter:
         return await self._delete(class_name, fields, where)
 
     async def _delete(self, class_name: str, fields: Fields, where: dict) -> int:
-        if class_name not in self.tables.columns:
+        if not await self._known(class_name, fields):
             return 0
         c = self._compiler(class_name, fields)
         status = await self._run("execute", *c.finish(f"DELETE FROM {c.table} WHERE {c.where(where)}"))
@@ -242,7 +254,7 @@ class PostgresAdapter:
         return c.finish(f"SELECT {select} FROM {c.table} WHERE {cond}{order}{c.limit(options.limit, options.skip)}")
 
     async def find(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> list[dict]:
-        if class_name not in self.tables.columns:
+        if not await self._known(class_name, fields):
             return []
         sql, params = self._select(class_name, fields, where, options)
         rows = await self._run("fetch", sql, params)
@@ -250,13 +262,13 @@ class PostgresAdapter:
         return [decoder.row(r.items()) for r in rows]
 
     async def count(self, class_name: str, fields: Fields, where: dict) -> int:
-        if class_name not in self.tables.columns:
+        if not await self._known(class_name, fields):
             return 0
         c = self._compiler(class_name, fields)
         return await self._run("fetchval", *c.finish(f"SELECT count(*) FROM {c.table} WHERE {c.where(where)}"))
 
     async def explain(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> dict:
-        if class_name not in self.tables.columns:
+        if not await self._known(class_name, fields):
             return {"queryPlanner": {"store": "postgres", "plan": None}}
         sql, params = self._select(class_name, fields, where, options)
         plan = await self._run("fetchval", "EXPLAIN (FORMAT JSON) " + sql, params)
@@ -264,7 +276,7 @@ class PostgresAdapter:
         return {"queryPlanner": {"store": "postgres", "plan": orjson.loads(plan) if isinstance(plan, str) else plan}}
 
     async def distinct(self, class_name: str, fields: Fields, where: dict, key: str) -> list:
-        if class_name not in self.tables.columns:
+        if not await self._known(class_name, fields):
             return []
         c = self._compiler(class_name, fields)
         root, *path = key.split(".")
@@ -290,7 +302,7 @@ class PostgresAdapter:
     async def aggregate(self, class_name: str, fields: Fields, pipeline: list[dict]) -> list[dict]:
         from bapp.storage.sql.aggregate import run_pipeline
 
-        if class_name not in self.tables.columns:
+        if not await self._known(class_name, fields):
             return []
         return await run_pipeline(self, class_name, fields, pipeline)
 
@@ -355,7 +367,7 @@ class PostgresAdapter:
 
     async def _join_lookup(self, field_name: str, owner_class: str, want: str, by: str, ids: list[str]) -> list[str]:
         table = ddl.join_table(field_name, owner_class)
-        if table not in self.tables.columns or not ids:
+        if not ids or not await self._known(table, {}):
             return []
         rows = await self._run("fetch", f'SELECT "{want}" FROM {self.d.quote(table)} WHERE "{by}" = ANY($1::text[])',
                                [list(ids)])
