@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from bapp.config import Settings
-from bapp.core import read, write
+from bapp.core import logbuffer, read, webhooks, write
 from bapp.core.auth import Auth, AuthService
 from bapp.core.schema import ClassSchema, SchemaCache
 from bapp.core.triggers import Registered, Registry, Request
@@ -44,15 +44,19 @@ class Engine:
         self.hook_runner: Callable[[Registered, Request], Awaitable[Any]] | None = None
         # Run in order at the end of start() (e.g. applying schema files).
         self.startup_tasks: list[Callable[[Engine], Awaitable[None]]] = []
+        # Recent log records for GET /scriptlog, collected while running.
+        self.logs = logbuffer.LogBuffer(settings.log_buffer_size)
         storage.file_url = self.file_url
 
     # ---------------------------------------------------------------- setup
     async def start(self) -> None:
+        logbuffer.attach(self.logs)
         await self.storage.connect()
         await self.schemas.load()
         for name in ("_User", "_Role"):
             await self.schemas.ensure_class(name)
         await self._ensure_system_indexes()
+        await webhooks.load(self)
         for task in self.startup_tasks:
             await task(self)
 
@@ -67,6 +71,7 @@ class Engine:
         await self.storage.ensure_index("_Role", self.schemas.fields_of("_Role"), {"name": 1}, "name_1", unique=True)
 
     async def stop(self) -> None:
+        logbuffer.detach(self.logs)
         await self.storage.close()
 
     def file_url(self, name: str) -> str:
