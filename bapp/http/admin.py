@@ -1,7 +1,8 @@
 """Master-key routes Parse Dashboard reads: ``/scriptlog`` (the logs API),
 ``/push_audiences`` (saved push audiences in ``_Audience``) and
-``/cloud_code/jobs`` (job schedules in ``_JobSchedule``), plus
-``/cloud_code/functions``, bapp's own list of the loaded cloud code."""
+``/cloud_code/jobs`` (job schedules in ``_JobSchedule``), plus two bapp
+additions for consoles: ``/cloud_code/functions`` (the loaded cloud code)
+and ``/users/me/roles`` (the caller's roles)."""
 
 from __future__ import annotations
 
@@ -131,7 +132,19 @@ async def list_functions(req: ApiRequest) -> ApiResponse:
     return ApiResponse({"functions": functions, "jobs": sorted(registry.jobs), "triggers": triggers})
 
 
+async def my_roles(req: ApiRequest) -> ApiResponse:
+    """bapp's addition: the names of the caller's roles, inherited ones
+    included, as the server resolves them for permissions (role objects are
+    often readable by the master key only). Consoles use it to admit
+    members of an admin role."""
+    if not req.auth.user:
+        raise ParseError(errors.INVALID_SESSION_TOKEN, "Invalid session token")
+    roles = await req.engine.auth.roles_of(req.auth)
+    return ApiResponse({"results": sorted(r.removeprefix("role:") for r in roles)})
+
+
 def register(router: Router) -> None:
+    router.add("GET", "/users/me/roles", my_roles)
     router.add("GET", "/scriptlog", script_log)
     router.add("GET", "/push_audiences", find_audiences)
     router.add("POST", "/push_audiences", create_audience)
