@@ -12,6 +12,10 @@ from urllib.parse import quote
 from bapp.config import Settings
 from bapp.core import logbuffer, read, webhooks, write
 from bapp.core.auth import Auth, AuthService
+from bapp.core.auth_providers import AuthProviders
+from bapp.core.idempotency import Idempotency
+from bapp.core.push import PushService
+from bapp.core.ratelimit import RateLimiter
 from bapp.core.schema import ClassSchema, SchemaCache
 from bapp.core.triggers import Registered, Registry, Request
 from bapp.model import types
@@ -54,6 +58,11 @@ class Engine:
         self.startup_tasks: list[Callable[[Engine], Awaitable[None]]] = []
         # Recent log records for GET /scriptlog, collected while running.
         self.logs = logbuffer.LogBuffer(settings.log_buffer_size)
+        self.auth_providers = AuthProviders.from_settings(settings)
+        self.idempotency = Idempotency(self, settings.idempotency_paths, settings.idempotency_ttl)
+        # Its counter can be replaced by one shared between instances.
+        self.rate_limiter = RateLimiter(settings.rate_limits)
+        self.push = PushService(self, settings.push)
         storage.file_url = self.file_url
 
     # ---------------------------------------------------------------- setup
@@ -65,6 +74,8 @@ class Engine:
             await self.schemas.ensure_class(name)
         await self._ensure_system_indexes()
         await webhooks.load(self)
+        if self.idempotency.enabled:
+            await self.idempotency.start()
         for task in self.startup_tasks:
             await task(self)
 
@@ -80,6 +91,7 @@ class Engine:
 
     async def stop(self) -> None:
         logbuffer.detach(self.logs)
+        await self.push.drain()
         await self.storage.close()
 
     def file_url(self, name: str) -> str:
