@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bapp import apps, cluster, livequery
+from bapp import apps, cluster, console, livequery
 from bapp.cloud import loader as cloud_loader
 from bapp.config import Settings
 from bapp.core.engine import Engine
@@ -95,7 +95,12 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
     bus = cluster.build_bus(settings)
     origin = cluster.new_origin()
     live = livequery.install(engine, cluster.live_hub(bus, settings, origin) if bus else None)
-    app = create_app(engine, build_router(), websocket=live.handle, extra_routes=file_routes.register)
+
+    def extra_routes(web_app: web.Application, mount: str) -> None:
+        file_routes.register(web_app, mount)
+        console.register(web_app, settings)
+
+    app = create_app(engine, build_router(), websocket=live.handle, extra_routes=extra_routes)
     livequery.attach_to(app, live)
     if bus is not None:
         cluster.attach(app, engine, bus, origin)
@@ -105,8 +110,11 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
 
 
 def banner(settings: Settings) -> str:
-    url = f"http://{settings.host}:{settings.port}{settings.mount_path}"
-    return f"bapp {settings.app_id} listening on {url}\n{storage_line(settings)}"
+    origin = f"http://{settings.host}:{settings.port}"
+    text = f"bapp {settings.app_id} listening on {origin}{settings.mount_path}"
+    if console.enabled(settings):
+        text += f"\nconsole: {origin}{console.base_path(settings)}/"
+    return text + "\n" + storage_line(settings)
 
 
 def storage_line(settings: Settings) -> str:

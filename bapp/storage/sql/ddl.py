@@ -45,6 +45,8 @@ USER_INDEXES = [
 ]
 COLUMNS = ("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() "
            "ORDER BY table_name, ordinal_position")
+TABLE_COLUMNS = ("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                 "AND table_name = $1 ORDER BY ordinal_position")
 INDEX_COLUMNS = """
 SELECT i.relname, x.indisprimary, a.attname, (x.indoption[k.ord - 1] & 1) = 1 AS descending
 FROM pg_index x
@@ -88,6 +90,26 @@ class TableCache:
             ordered.setdefault(row["table_name"], []).append(row["column_name"])
         self.ordered = ordered
         self.columns = {name: set(cols) for name, cols in ordered.items()}
+
+    async def refresh(self, conn: Any, table: str) -> None:
+        """Re-reads one table's columns (another server may have made it)."""
+        rows = await conn.fetch(TABLE_COLUMNS, table)
+        if rows:
+            self.ordered[table] = [r["column_name"] for r in rows]
+            self.columns[table] = set(self.ordered[table])
+        else:
+            self.ordered.pop(table, None)
+            self.columns.pop(table, None)
+
+    def stale(self, class_name: str, fields: dict[str, dict]) -> bool:
+        """The table, or a column the schema declares, is unknown here."""
+        have = self.columns.get(class_name)
+        if have is None:
+            return True
+        for key, spec in fields.items():
+            if key not in have and spec.get("type") not in ("Relation", "ACL") and key != "password":
+                return True
+        return False
 
     def unique_fields(self, constraint: str | None) -> list[str]:
         """The fields of a unique index, from its name (Parse Server's names:

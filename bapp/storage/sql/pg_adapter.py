@@ -130,6 +130,18 @@ class PostgresAdapter:
             await conn.execute(sql)
         await self.tables.load(conn)
 
+    async def _known(self, class_name: str, fields: Fields) -> bool:
+        """Whether the class has a table; a table or column this process has
+        not seen (another server made it) is looked up first."""
+        if self.tables.stale(class_name, fields):
+            conn = _current_conn.get()
+            if conn is not None:
+                await self.tables.refresh(conn, class_name)
+            else:
+                async with self.pool.acquire() as conn:
+                    await self.tables.refresh(conn, class_name)
+        return class_name in self.tables.columns
+
     def _compiler(self, class_name: str, fields: Fields) -> Compiler:
         return Compiler(self.d, class_name, fields, self.tables.columns.get(class_name))
 
@@ -181,7 +193,13 @@ class PostgresAdapter:
                 record.append((key, self.d.to_db(col.kind, c.encode(col, value))))
             except ParseError:
                 continue
-        return RowDecoder(self.d, "", fields, self.file_url).row(record)
+        out = RowDecoder(self.d, "", fields, self.file_url).row(record)
+        # A value just written as null is echoed as null (what the client
+        # sent); reads later find it missing, as on Parse Server's adapter.
+        for key, value in obj.items():
+            if value is None and key not in out and not key.startswith("_") and key != "ACL":
+                out[key] = None
+        return out
 
     async def create(self, class_name: str, fields: Fields, obj: dict) -> None:
         await self._ensure(class_name, fields, obj)
@@ -203,7 +221,7 @@ class PostgresAdapter:
         return RowDecoder(self.d, class_name, fields, self.file_url).row(row.items()) if row else None
 
     async def update_many(self, class_name: str, fields: Fields, where: dict, update: dict) -> int:
-        if class_name not in self.tables.columns:
+        if not await self._known(class_name, fields):
             return 0
         await self._ensure(class_name, fields, [k for k, v in update.items() if not _is_delete(v)])
         c = self._compiler(class_name, fields)
@@ -215,10 +233,13 @@ class PostgresAdapter:
         return _count(status)
 
     async def delete(self, class_name: str, fields: Fields, where: dict) -> bool:
-        return await self.delete_many(class_name, fields, where) > 0
+        return await self._delete(class_name, fields, where) > 0
 
     async def delete_many(self, class_name: str, fields: Fields, where: dict) -> int:
-        if class_name not in self.tables.columns:
+        return await self._delete(class_name, fields, where)
+
+    async def _delete(self, class_name: str, fields: Fields, where: dict) -> int:
+        if not await self._known(class_name, fields):
             return 0
         c = self._compiler(class_name, fields)
         status = await self._run("execute", *c.finish(f"DELETE FROM {c.table} WHERE {c.where(where)}"))
@@ -233,7 +254,7 @@ class PostgresAdapter:
         return c.finish(f"SELECT {select} FROM {c.table} WHERE {cond}{order}{c.limit(options.limit, options.skip)}")
 
     async def find(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> list[dict]:
-        if class_name not in self.tables.columns:
+        if not await self._known(class_name, fields):
             return []
         sql, params = self._select(class_name, fields, where, options)
         rows = await self._run("fetch", sql, params)
@@ -241,13 +262,13 @@ class PostgresAdapter:
         return [decoder.row(r.items()) for r in rows]
 
     async def count(self, class_name: str, fields: Fields, where: dict) -> int:
-        if class_name not in self.tables.columns:
+        if not await self._known(class_name, fields):
             return 0
         c = self._compiler(class_name, fields)
         return await self._run("fetchval", *c.finish(f"SELECT count(*) FROM {c.table} WHERE {c.where(where)}"))
 
     async def explain(self, class_name: str, fields: Fields, where: dict, options: FindOptions) -> dict:
-        if class_name not in self.tables.columns:
+        if not await self._known(class_name, fields):
             return {"queryPlanner": {"store": "postgres", "plan": None}}
         sql, params = self._select(class_name, fields, where, options)
         plan = await self._run("fetchval", "EXPLAIN (FORMAT JSON) " + sql, params)
@@ -255,7 +276,7 @@ class PostgresAdapter:
         return {"queryPlanner": {"store": "postgres", "plan": orjson.loads(plan) if isinstance(plan, str) else plan}}
 
     async def distinct(self, class_name: str, fields: Fields, where: dict, key: str) -> list:
-        if class_name not in self.tables.columns:
+        if not await self._known(class_name, fields):
             return []
         c = self._compiler(class_name, fields)
         root, *path = key.split(".")
@@ -281,7 +302,7 @@ class PostgresAdapter:
     async def aggregate(self, class_name: str, fields: Fields, pipeline: list[dict]) -> list[dict]:
         from bapp.storage.sql.aggregate import run_pipeline
 
-        if class_name not in self.tables.columns:
+        if not await self._known(class_name, fields):
             return []
         return await run_pipeline(self, class_name, fields, pipeline)
 
@@ -289,6 +310,11 @@ class PostgresAdapter:
     async def ensure_index(self, class_name: str, fields: Fields, spec: dict, name: str | None = None,
                            unique: bool = False, case_insensitive: bool = False) -> None:
         await self._ensure(class_name, fields, list(spec))
+        if name and not unique and await self._index_owner(name) not in (None, class_name):
+            # Index names are unique per PostgreSQL schema; Parse Server then
+            # silently skips the index. bapp builds it under the class's own
+            # name for it (a deliberate improvement) and reports it as declared.
+            name = f"{class_name}:{name}"
         sql = self.tables.index_sql(class_name, fields, spec, name, unique, case_insensitive)
         if sql is None:
             return
@@ -298,11 +324,15 @@ class PostgresAdapter:
             raise ParseError(errors.DUPLICATE_VALUE, "A duplicate value for a field with unique values was provided") \
                 from None
 
+    async def _index_owner(self, name: str) -> str | None:
+        return await self._run("fetchval", "SELECT tablename FROM pg_indexes WHERE schemaname = current_schema() "
+                               "AND indexname = $1", [name])
+
     async def drop_index(self, class_name: str, name: str) -> None:
-        owner = await self._run("fetchval", "SELECT tablename FROM pg_indexes WHERE schemaname = current_schema() "
-                                "AND indexname = $1", [name])
-        if owner == class_name:
-            await self._ddl([f"DROP INDEX IF EXISTS {self.d.quote(name)}"])
+        for candidate in (name, f"{class_name}:{name}"):
+            if await self._index_owner(candidate) == class_name:
+                await self._ddl([f"DROP INDEX IF EXISTS {self.d.quote(candidate)}"])
+                return
 
     async def indexes(self, class_name: str) -> dict[str, dict]:
         rows = await self._run("fetch", ddl.INDEX_COLUMNS, [class_name])
@@ -311,7 +341,8 @@ class PostgresAdapter:
             if row["indisprimary"]:
                 out.setdefault("_id_", {"_id": 1})
             elif row["attname"]:
-                out.setdefault(row["relname"], {})[row["attname"]] = -1 if row["descending"] else 1
+                name = row["relname"].removeprefix(class_name + ":")
+                out.setdefault(name, {})[row["attname"]] = -1 if row["descending"] else 1
         return out
 
     # ------------------------------------------------------------ relations
@@ -336,7 +367,7 @@ class PostgresAdapter:
 
     async def _join_lookup(self, field_name: str, owner_class: str, want: str, by: str, ids: list[str]) -> list[str]:
         table = ddl.join_table(field_name, owner_class)
-        if table not in self.tables.columns or not ids:
+        if not ids or not await self._known(table, {}):
             return []
         rows = await self._run("fetch", f'SELECT "{want}" FROM {self.d.quote(table)} WHERE "{by}" = ANY($1::text[])',
                                [list(ids)])
