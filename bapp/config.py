@@ -27,6 +27,8 @@ class Limits:
     batch_size: int = 1_000
     value_depth: int = 32
     max_limit: int = 0  # 0 = no cap, as Parse Server's default
+    graphql_depth: int = 20  # nested field levels of one GraphQL operation (introspection needs 15)
+    graphql_fields: int = 1_000  # field selections of one GraphQL operation, fragments expanded
 
 
 @dataclass
@@ -77,6 +79,9 @@ class Settings:
     file_denied_extensions: list[str] | None = None  # None = bapp's default deny list
     file_denied_types: list[str] | None = None  # None = bapp's default deny list
     allow_origin: str = "*"
+    mount_graphql: bool = True  # Parse Server's mountGraphQL (off there by default, on in bapp)
+    graphql_path: str = "/graphql"  # Parse Server's graphQLPath: at the origin, not under mount_path
+    graphql_playground: bool = True  # GraphiQL on GET <graphql_path> for a browser
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -145,6 +150,11 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "collectionPrefix": "collection_prefix",
     "enableInsecureAuthAdapters": None,
     "encodeParseObjectInCloudFunction": None,
+    "mountGraphQL": "mount_graphql",
+    "graphQLPath": "graphql_path",
+    "mountPlayground": "graphql_playground",
+    # bapp's playground is always GET <graphQLPath> with a browser's Accept header.
+    "playgroundPath": None,
 }
 
 
@@ -156,7 +166,7 @@ _UNSUPPORTED_PARSE_OPTIONS = frozenset({
     "preventLoginWithUnverifiedEmail", "preventSignupWithUnverifiedEmail", "push", "filesAdapter",
     "databaseAdapter", "cacheAdapter", "analyticsAdapter", "loggerAdapter", "auth", "oauth",
     "maintenanceKey", "maintenanceKeyIps", "trustProxy", "idempotencyOptions", "rateLimit",
-    "mountGraphQL", "graphQLPath", "graphQLSchema", "mountPlayground", "playgroundPath",
+    "graphQLSchema",
     "extendSessionOnUse", "allowExpiredAuthDataToken", "preserveFileName", "customPages", "pages",
     "routeAllowList", "readOnlyMasterKeyIps", "requestKeywordDenylist", "schema", "security",
 })
@@ -214,8 +224,8 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
         elif target == "max_upload_size":
             settings.max_upload_size = _parse_size(value)
             settings.body_limit = max(settings.body_limit, settings.max_upload_size)
-        elif target == "mount_path":
-            settings.mount_path = "/" + str(value).strip("/")
+        elif target in ("mount_path", "graphql_path"):
+            setattr(settings, target, "/" + str(value).strip("/"))
         elif target:
             setattr(settings, target, value)
 

@@ -12,6 +12,7 @@ from bapp.cloud import loader as cloud_loader
 from bapp.config import Settings
 from bapp.core.engine import Engine
 from bapp.http import files as file_routes
+from bapp.http import graphql as graphql_routes
 from bapp.http.app import create_app
 from bapp.http.routes import build_router
 
@@ -74,11 +75,17 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
     attach_admin(engine)  # after the schema files, which create the app's roles
     cloud = cloud_loader.install(engine, settings)  # raises CloudLoadError (file:line) on bad code
     live = livequery.install(engine)
-    app = create_app(engine, build_router(), websocket=live.handle, extra_routes=file_routes.register)
+    app = create_app(engine, build_router(), websocket=live.handle, extra_routes=extra_routes)
     livequery.attach_to(app, live)
     app.on_startup.append(cloud.on_startup)
     app.on_shutdown.append(cloud.on_shutdown)
     return app
+
+
+def extra_routes(app: web.Application, mount: str) -> None:
+    """Routes outside the REST dispatcher: file transfers and GraphQL."""
+    file_routes.register(app, mount)
+    graphql_routes.register(app, mount)
 
 
 def banner(settings: Settings) -> str:

@@ -1,0 +1,140 @@
+"""The executable schema: SDL built by ``sdl``, resolvers attached, cached
+per engine and rebuilt only when a class schema or the set of cloud
+functions changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLObjectType, GraphQLSchema, build_schema
+
+from bapp.graphql import admin, files, mutations, objects, scalars, users
+from bapp.graphql.sdl import GraphQLClass, SchemaText, select_classes
+from bapp.model import types
+
+if TYPE_CHECKING:
+    from bapp.core.engine import Engine
+
+
+@dataclass
+class Built:
+    schema: GraphQLSchema
+    classes: dict[str, GraphQLClass]  # by Parse class name
+    by_type: dict[str, GraphQLClass]  # by GraphQL type name
+    signature: tuple
+
+
+def signature(engine: Engine) -> tuple:
+    """What the schema depends on: each class's field names, types, targets
+    and required flags, and the cloud function names. Cheap enough to
+    compute on every request."""
+    classes = tuple(sorted(
+        (name, tuple(sorted((f, s.get("type"), s.get("targetClass"), bool(s.get("required")))
+                            for f, s in schema.fields.items())))
+        for name, schema in engine.schemas.classes.items() if name not in types.VOLATILE_CLASSES))
+    return classes, tuple(engine.triggers.functions)
+
+
+def build(engine: Engine) -> Built:
+    sig = signature(engine)
+    field_maps = {name: schema.fields for name, schema in engine.schemas.classes.items()
+                  if name not in types.VOLATILE_CLASSES}
+    for name in ("_User", "_Role"):
+        if name not in field_maps:
+            from bapp.core.schema import builtin_fields
+
+            field_maps[name] = builtin_fields(name)
+    classes = select_classes(field_maps)
+    text = SchemaText(classes, list(engine.triggers.functions))
+    schema = build_schema(text.text(), assume_valid_sdl=True)
+    scalars.install(schema)
+    built = Built(schema, {c.class_name: c for c in classes}, {c.name: c for c in classes}, sig)
+    _attach(built, text)
+    return built
+
+
+class SchemaCache:
+    """One built schema per engine, rebuilt when its signature changes."""
+
+    def __init__(self) -> None:
+        self._built: Built | None = None
+        self.builds = 0
+
+    def get(self, engine: Engine) -> Built:
+        sig = signature(engine)
+        if self._built is None or self._built.signature != sig:
+            self._built = build(engine)
+            self.builds += 1
+        return self._built
+
+
+# ------------------------------------------------------------------ resolvers
+
+def _set(type_: Any, field: str, resolver: Any) -> None:
+    if isinstance(type_, GraphQLObjectType) and field in type_.fields:
+        type_.fields[field].resolve = resolver
+
+
+def _resolve_class_type(built: Built):
+    def resolve(value: Any, *_: Any) -> str | None:
+        name = objects.class_name_of(value)
+        found = built.classes.get(name or "")
+        return found.name if found else None
+    return resolve
+
+
+def _resolve_array_item(built: Built):
+    def resolve(value: Any, *_: Any) -> str:
+        if isinstance(value, dict) and value.get("__type") == "Object":
+            found = built.classes.get(value.get("className") or "")
+            if found:
+                return found.name
+        return "Element"
+    return resolve
+
+
+def _attach(built: Built, text: SchemaText) -> None:
+    schema = built.schema
+    query, mutation = schema.query_type, schema.mutation_type
+    for c in built.classes.values():
+        out = schema.get_type(c.name)
+        _set(out, "id", objects.global_id_resolver(c))
+        _set(out, "ACL", objects.resolve_acl)
+        for name, spec in c.fields.items():
+            kind = spec.get("type")
+            if kind == "Polygon":
+                _set(out, name, objects.polygon_resolver(name))
+            elif kind == "Array":
+                _set(out, name, objects.array_resolver(name))
+            elif kind == "Relation" and spec.get("targetClass") in built.classes:
+                _set(out, name, objects.relation_resolver(c, name))
+        _set(query, c.query_name, objects.get_resolver(c))
+        _set(query, c.find_name, objects.find_resolver(c))
+        _set(mutation, f"create{c.name}", mutations.create_resolver(c))
+        _set(mutation, f"update{c.name}", mutations.update_resolver(c))
+        _set(mutation, f"delete{c.name}", mutations.delete_resolver(c))
+    acl = schema.get_type("ACL")
+    _set(acl, "users", objects.resolve_acl_users)
+    _set(acl, "roles", objects.resolve_acl_roles)
+    _set(acl, "public", objects.resolve_acl_public)
+    for interface in ("Node", "ParseObject"):
+        schema.get_type(interface).resolve_type = _resolve_class_type(built)
+    schema.get_type("ArrayResult").resolve_type = _resolve_array_item(built)
+    schema.get_type("SchemaField").resolve_type = admin.resolve_schema_field_type
+    _set(query, "node", objects.resolve_node)
+    _set(query, "health", lambda *_: True)
+    _set(query, "viewer", users.resolve_viewer)
+    _set(query, "class", admin.resolve_class)
+    _set(query, "classes", admin.resolve_classes)
+    _set(query, "cloudConfig", admin.resolve_cloud_config)
+    for name, resolver in {
+        "createFile": files.create_file, "signUp": users.sign_up, "logInWith": users.log_in_with,
+        "logIn": users.log_in, "logOut": users.log_out, "resetPassword": users.reset_password,
+        "confirmResetPassword": users.confirm_reset_password,
+        "sendVerificationEmail": users.send_verification_email, "challenge": users.challenge,
+        "callCloudCode": admin.call_cloud_code, "createClass": admin.create_class,
+        "updateClass": admin.update_class, "deleteClass": admin.delete_class,
+        "updateCloudConfig": admin.update_cloud_config,
+    }.items():
+        _set(mutation, name, resolver)
