@@ -30,7 +30,7 @@ def _invalid(value: Any, type_name: str) -> GraphQLError:
     return GraphQLError(f"{shown} is not a valid {type_name}")
 
 
-def _literal(node: ValueNode, variables: dict[str, Any] | None) -> Any:
+def _literal(node: ValueNode, variables: dict[str, Any] | None = None) -> Any:
     return value_from_ast_untyped(node, variables)
 
 

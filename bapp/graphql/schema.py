@@ -76,6 +76,15 @@ def _set(type_: Any, field: str, resolver: Any) -> None:
         type_.fields[field].resolve = resolver
 
 
+def _order_values(enum: Any) -> None:
+    """``price_DESC`` means ``-price`` (``id`` sorts by ``objectId``)."""
+    for name, value in enum.values.items():
+        field, _, direction = name.rpartition("_")
+        field = "objectId" if field == "id" else field
+        value.value = "-" + field if direction == "DESC" else field
+    enum.__dict__.pop("_value_lookup", None)
+
+
 def _resolve_class_type(built: Built):
     def resolve(value: Any, *_: Any) -> str | None:
         name = objects.class_name_of(value)
@@ -109,6 +118,7 @@ def _attach(built: Built, text: SchemaText) -> None:
                 _set(out, name, objects.array_resolver(name))
             elif kind == "Relation" and spec.get("targetClass") in built.classes:
                 _set(out, name, objects.relation_resolver(c, name))
+        _order_values(schema.get_type(f"{c.name}Order"))
         _set(query, c.query_name, objects.get_resolver(c))
         _set(query, c.find_name, objects.find_resolver(c))
         _set(mutation, f"create{c.name}", mutations.create_resolver(c))
