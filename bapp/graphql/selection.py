@@ -140,4 +140,7 @@ def plan_for(c: GraphQLClass, selection_sets: list[SelectionSetNode], classes: d
     None when nothing is selected (every key is read)."""
     plan = Plan(classes, fragments)
     plan.add(c, selection_sets)
+    if any(k.split(".", 1)[0] == "authData" for k in plan.keys):
+        # authData is stored per provider: a key selection cannot name it (as Parse Server).
+        return None, plan.include
     return (plan.keys or None), plan.include
