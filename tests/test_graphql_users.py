@@ -89,3 +89,19 @@ async def test_email_mutations_answer_as_the_rest_routes(api):
             assert reply.body["data"] == {name: None}
             assert reply.body["errors"][0]["message"] == rest.body["error"]
             assert reply.body["errors"][0]["extensions"] == {"code": rest.body["code"]}
+
+
+async def test_challenge(api):
+    await api.signup("alice", "secret")
+    reply = await gql(api, 'mutation { challenge(input: {username: "alice", password: "secret"}) { challengeData } }')
+    assert reply.body["errors"][0]["message"] == "Nothing to challenge."
+    assert reply.body["errors"][0]["extensions"] == {"code": -1}
+    reply = await gql(api, 'mutation { challenge(input: {username: "alice", password: "secret", '
+                           'challengeData: {anonymous: {}}}) { challengeData } }')
+    assert reply.body == {"data": {"challenge": {"challengeData": {}}}}
+    reply = await gql(api, 'mutation { challenge(input: {username: "alice"}) { challengeData } }')
+    assert reply.body["errors"][0]["message"] == "You provided username or email, you need to also provide password."
+    reply = await gql(api, 'mutation { challenge(input: {authData: {anonymous: {id: "nobody"}}, '
+                           'challengeData: {anonymous: {}}}) { challengeData } }')
+    assert reply.body["errors"][0]["message"] == "User not found."
+    assert reply.body["errors"][0]["extensions"] == {"code": 101}

@@ -137,21 +137,21 @@ def _config_text(value: Any) -> str | None:
 
 
 async def resolve_cloud_config(_root: Any, info: GraphQLResolveInfo, paramName: str) -> dict:
+    """As ``GET /config``: master-key-only parameters are hidden from others."""
     ctx = ctx_of(info)
-    doc = await ctx.engine.storage.get_config()
-    params, master_only = doc.get("params") or {}, doc.get("masterKeyOnly") or {}
-    if master_only.get(paramName) and not ctx.auth.master:
+    found = await ctx.rest("GET", "/config", {})
+    params, master_only = found.get("params") or {}, found.get("masterKeyOnly") or {}
+    if paramName not in params:
         return {"value": None, "isMasterKeyOnly": None}
-    return {"value": _config_text(params.get(paramName)), "isMasterKeyOnly": bool(master_only.get(paramName))}
+    return {"value": _config_text(params[paramName]), "isMasterKeyOnly": bool(master_only.get(paramName))}
 
 
 async def update_cloud_config(_root: Any, info: GraphQLResolveInfo, input: dict) -> dict:
+    """As ``PUT /config`` (master key, key names checked the same way)."""
     ctx = ctx_of(info)
     ctx.require_master()
-    if ctx.auth.read_only:
-        raise ParseError(errors.OPERATION_FORBIDDEN, "read-only masterKey isn't allowed to update the config.")
     name, value = input["paramName"], input["value"]
     master_only = bool(input.get("isMasterKeyOnly"))
-    await ctx.engine.storage.update_config({name: value}, {name: master_only})
+    await ctx.rest("PUT", "/config", {"params": {name: value}, "masterKeyOnly": {name: master_only}})
     return {"cloudConfig": {"value": value, "isMasterKeyOnly": master_only},
             "clientMutationId": input.get("clientMutationId")}

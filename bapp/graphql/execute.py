@@ -93,16 +93,13 @@ async def run(built: Built, ctx: Context, body: Any, limits: limits_mod.GraphQLL
     if isinstance(parsed, Answer):
         return parsed
     query, variables, operation_name = parsed
-    try:
-        document = parse(query, max_tokens=limits.max_tokens)
-    except GraphQLSyntaxError as exc:
-        return Answer(400, {"errors": [format_error(exc, "GRAPHQL_PARSE_FAILED")]})
-    refused = limits_mod.check(document, limits)
-    if refused:
-        return Answer(400, {"errors": [format_error(e, "GRAPHQL_VALIDATION_FAILED") for e in refused]})
-    invalid = validate(built.schema, document, specified_rules)
-    if invalid:
-        return Answer(400, {"errors": [format_error(e, "GRAPHQL_VALIDATION_FAILED") for e in invalid]})
+    checked = built.documents.get(query)
+    if checked is None:
+        checked = _check(built, query, limits)
+        built.documents.put(query, checked)
+    if isinstance(checked, Answer):
+        return checked
+    document = checked
     if not allow_mutations and _is_mutation(document, operation_name):
         return Answer(405, {"errors": [_error("Mutations can only be sent with POST.", "BAD_REQUEST")]})
     ctx.schema = built.schema
@@ -119,6 +116,21 @@ async def run(built: Built, ctx: Context, body: Any, limits: limits_mod.GraphQLL
         out["errors"] = [format_error(e) for e in result.errors]
     out["data"] = result.data
     return Answer(200, out)
+
+
+def _check(built: Built, query: str, limits: limits_mod.GraphQLLimits) -> Any:
+    """The parsed document of a valid query, or the 400 answer of an invalid one."""
+    try:
+        document = parse(query, max_tokens=limits.max_tokens)
+    except GraphQLSyntaxError as exc:
+        return Answer(400, {"errors": [format_error(exc, "GRAPHQL_PARSE_FAILED")]})
+    refused = limits_mod.check(document, limits)
+    if refused:
+        return Answer(400, {"errors": [format_error(e, "GRAPHQL_VALIDATION_FAILED") for e in refused]})
+    invalid = validate(built.schema, document, specified_rules)
+    if invalid:
+        return Answer(400, {"errors": [format_error(e, "GRAPHQL_VALIDATION_FAILED") for e in invalid]})
+    return document
 
 
 def _is_mutation(document: Any, operation_name: str | None) -> bool:

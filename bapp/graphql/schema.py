@@ -4,7 +4,8 @@ functions changes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLObjectType, GraphQLSchema, build_schema
@@ -17,12 +18,38 @@ if TYPE_CHECKING:
     from bapp.core.engine import Engine
 
 
+class DocumentCache:
+    """Parsed and validated documents by query text (clients send the same
+    few queries over and over; validation costs more than most executions).
+    Bounded, least recently used out first; per built schema, so a schema
+    change never serves a document validated against the old one."""
+
+    def __init__(self, size: int = 512, max_length: int = 100_000) -> None:
+        self.size = size
+        self.max_length = max_length
+        self._items: OrderedDict[str, Any] = OrderedDict()
+
+    def get(self, query: str) -> Any:
+        found = self._items.get(query)
+        if found is not None:
+            self._items.move_to_end(query)
+        return found
+
+    def put(self, query: str, value: Any) -> None:
+        if len(query) > self.max_length:
+            return
+        self._items[query] = value
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
 @dataclass
 class Built:
     schema: GraphQLSchema
     classes: dict[str, GraphQLClass]  # by Parse class name
     by_type: dict[str, GraphQLClass]  # by GraphQL type name
     signature: tuple
+    documents: DocumentCache = field(default_factory=DocumentCache)
 
 
 def signature(engine: Engine) -> tuple:

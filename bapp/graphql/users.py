@@ -10,6 +10,7 @@ from graphql import GraphQLResolveInfo
 
 from bapp import errors
 from bapp.core import login
+from bapp.core import users as users_core
 from bapp.core.auth import Auth
 from bapp.errors import ParseError
 from bapp.graphql import inputs, selection
@@ -116,8 +117,30 @@ async def confirm_reset_password(_root: Any, info: GraphQLResolveInfo, input: di
 
 
 async def challenge(_root: Any, info: GraphQLResolveInfo, input: dict) -> dict:
-    # bapp's auth providers have no challenge step (Parse Server's answer
-    # when no configured adapter implements one).
+    """As ``POST /challenge``: the caller is identified (password or
+    authData) and each provider's challenge step runs; bapp's providers have
+    none, so the answer is an empty ``challengeData``."""
+    ctx = ctx_of(info)
+    username, password, auth_data = input.get("username"), input.get("password"), input.get("authData")
+    user = None
+    if username:
+        if not password:
+            raise ParseError(errors.OTHER_CAUSE, "You provided username or email, you need to also provide password.")
+        user = await login.authenticate(ctx.engine, {"username": username, "password": password}, ctx.auth)
     if not input.get("challengeData"):
         raise ParseError(errors.OTHER_CAUSE, "Nothing to challenge.")
-    raise ParseError(errors.OTHER_CAUSE, "Nothing to challenge.")
+    if auth_data is not None:
+        if user is not None:
+            raise ParseError(errors.OTHER_CAUSE,
+                             "You cannot provide username/email and authData, only use one identification method.")
+        if len([k for k, v in auth_data.items() if isinstance(v, dict) and v.get("id")]) > 1:
+            raise ParseError(errors.OTHER_CAUSE, "You cannot provide more than one authData provider with an id.")
+        try:
+            found = await users_core.find_user_by_auth_data(ctx.engine, users_core.check_auth_data(ctx.engine,
+                                                                                                  auth_data))
+        except ParseError:
+            found = None
+        if found is None:
+            # One answer for every failure, so ids cannot be probed.
+            raise ParseError(errors.OBJECT_NOT_FOUND, "User not found.")
+    return {"challengeData": {}, "clientMutationId": input.get("clientMutationId")}
