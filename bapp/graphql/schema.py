@@ -4,12 +4,16 @@ functions changes."""
 
 from __future__ import annotations
 
+import asyncio
+import copy
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLObjectType, GraphQLSchema, build_schema
+from graphql import DocumentNode, GraphQLObjectType, GraphQLSchema, build_ast_schema, parse
 
+from bapp.core.schema import builtin_fields
 from bapp.graphql import admin, files, mutations, objects, scalars, users
 from bapp.graphql.sdl import GraphQLClass, SchemaText, select_classes
 from bapp.model import types
@@ -63,18 +67,26 @@ def signature(engine: Engine) -> tuple:
     return classes, tuple(engine.triggers.functions)
 
 
-def build(engine: Engine) -> Built:
-    sig = signature(engine)
-    field_maps = {name: schema.fields for name, schema in engine.schemas.classes.items()
+def snapshot(engine: Engine) -> tuple[dict[str, dict[str, dict]], list[str], tuple]:
+    """The inputs of a build, copied so a build may run off the event loop."""
+    field_maps = {name: copy.deepcopy(schema.fields) for name, schema in engine.schemas.classes.items()
                   if name not in types.VOLATILE_CLASSES}
     for name in ("_User", "_Role"):
-        if name not in field_maps:
-            from bapp.core.schema import builtin_fields
+        field_maps.setdefault(name, builtin_fields(name))
+    return field_maps, list(engine.triggers.functions), signature(engine)
 
-            field_maps[name] = builtin_fields(name)
+
+@lru_cache(maxsize=512)
+def _parsed(chunk: str) -> tuple:
+    # Parsing SDL is the slow part of a build: unchanged pieces are reused.
+    return parse(chunk, no_location=True).definitions
+
+
+def build(field_maps: dict[str, dict[str, dict]], functions: list[str], sig: tuple) -> Built:
     classes = select_classes(field_maps)
-    text = SchemaText(classes, list(engine.triggers.functions))
-    schema = build_schema(text.text(), assume_valid_sdl=True)
+    text = SchemaText(classes, functions)
+    definitions = tuple(d for chunk in text.chunks() for d in _parsed(chunk))
+    schema = build_ast_schema(DocumentNode(definitions=definitions), assume_valid_sdl=True)
     scalars.install(schema)
     built = Built(schema, {c.class_name: c for c in classes}, {c.name: c for c in classes}, sig)
     _attach(built, text)
@@ -82,18 +94,30 @@ def build(engine: Engine) -> Built:
 
 
 class SchemaCache:
-    """One built schema per engine, rebuilt when its signature changes."""
+    """One built schema per engine, rebuilt when its signature changes. A
+    build runs in a worker thread (the event loop keeps serving); callers
+    arriving meanwhile wait for the same build."""
 
     def __init__(self) -> None:
         self._built: Built | None = None
+        self._pending: tuple[tuple, asyncio.Task] | None = None
         self.builds = 0
 
-    def get(self, engine: Engine) -> Built:
+    async def get(self, engine: Engine) -> Built:
         sig = signature(engine)
-        if self._built is None or self._built.signature != sig:
-            self._built = build(engine)
+        if self._built is not None and self._built.signature == sig:
+            return self._built
+        if self._pending is None or self._pending[0] != sig:
+            field_maps, functions, sig = snapshot(engine)
+            task = asyncio.ensure_future(asyncio.to_thread(build, field_maps, functions, sig))
+            self._pending = (sig, task)
+        pending_sig, task = self._pending
+        built = await asyncio.shield(task)
+        if self._pending is not None and self._pending[0] == pending_sig:
+            self._pending = None
+            self._built = built
             self.builds += 1
-        return self._built
+        return built
 
 
 # ------------------------------------------------------------------ resolvers

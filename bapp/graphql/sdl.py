@@ -397,18 +397,19 @@ class SchemaText:
         ]
         return _block("type", "Mutation", "Mutation is the top level type for mutations.", _spaced(body))
 
+    def chunks(self) -> list[str]:
+        """The SDL in independent pieces (the fixed types, one piece per
+        class, the rest), so an unchanged piece need not be parsed again."""
+        rest = ['"""\nUse Inline Fragment on Array to get results: '
+                'https://graphql.org/learn/queries/#inline-fragments\n"""\n'
+                "union ArrayResult = " + " | ".join(["Element", *[c.name for c in self.classes]])]
+        rest += self.user_types()
+        rest += self.function_types()
+        rest += [self.query_type(), self.mutation_type()]
+        return [_BASE, *("\n\n".join(self.class_types(c)) + "\n" for c in self.classes), "\n\n".join(rest) + "\n"]
+
     def text(self) -> str:
-        parts = [_BASE]
-        for c in self.classes:
-            parts += self.class_types(c)
-        parts.append('"""\nUse Inline Fragment on Array to get results: '
-                     'https://graphql.org/learn/queries/#inline-fragments\n"""\n'
-                     "union ArrayResult = " + " | ".join(["Element", *[c.name for c in self.classes]]))
-        parts += self.user_types()
-        parts += self.function_types()
-        parts.append(self.query_type())
-        parts.append(self.mutation_type())
-        return "\n\n".join(parts) + "\n"
+        return "\n".join(self.chunks())
 
 
 def _spaced(lines: list[str]) -> list[str]:

@@ -5,6 +5,8 @@ bodies), ``GET`` queries, and the GraphiQL playground for a browser."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import orjson
@@ -23,6 +25,7 @@ from bapp.http.app import DISPATCHER_KEY, ENGINE_KEY
 from bapp.http.router import ApiRequest
 
 CACHE_KEY = web.AppKey("graphql_schema", SchemaCache)
+WARM_UP_KEY = web.AppKey("graphql_warm_up", asyncio.Future)
 
 
 def _wants_html(request: web.Request) -> bool:
@@ -126,7 +129,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
                          headers=dict(request.headers), mount_url=mount_url)
         return (await dispatcher.run(api)).body
 
-    built = request.app[CACHE_KEY].get(engine)
+    built = await request.app[CACHE_KEY].get(engine)
     ctx = Context(engine=engine, auth=auth, classes=built.classes, mount_url=mount_url, rest=rest)
     limits = GraphQLLimits(settings.limits.graphql_depth, settings.limits.graphql_fields)
     answer = await run(built, ctx, body, limits, allow_mutations=request.method == "POST")
@@ -137,13 +140,35 @@ def _answer(answer: Answer) -> web.Response:
     return envelope.json_response(answer.body, answer.status)
 
 
+async def warm_up(app: web.Application) -> None:
+    """Starts building the first schema in the background (register it after
+    every other start-up step: the classes and cloud functions are loaded)."""
+    if CACHE_KEY in app:
+        app[WARM_UP_KEY] = asyncio.ensure_future(_build_quietly(app[CACHE_KEY], app[ENGINE_KEY]))
+
+
+async def stop_warm_up(app: web.Application) -> None:
+    task = app.get(WARM_UP_KEY)
+    if task is not None and not task.done():
+        task.cancel()
+
+
+async def _build_quietly(cache: SchemaCache, engine: Any) -> None:
+    try:
+        await cache.get(engine)
+    except Exception:  # a request will build (and report) it again
+        logging.getLogger("bapp.graphql").exception("building the GraphQL schema failed")
+
+
 def register(app: web.Application, _mount: str) -> None:
     """Adds the GraphQL route at the configured path (before the catch-all)."""
     engine = app[ENGINE_KEY]
     settings = engine.settings
     if not settings.mount_graphql:
         return
-    app[CACHE_KEY] = SchemaCache()
+    cache = SchemaCache()
+    app[CACHE_KEY] = cache
     path = "/" + settings.graphql_path.strip("/")
+
     app.router.add_route("*", path, handle)
     playground.register(app, path)
