@@ -82,6 +82,8 @@ class Settings:
     mount_graphql: bool = True  # Parse Server's mountGraphQL (off there by default, on in bapp)
     graphql_path: str = "/graphql"  # Parse Server's graphQLPath: at the origin, not under mount_path
     graphql_playground: bool = True  # GraphiQL on GET <graphql_path> for a browser
+    redis_url: str | None = None  # the bus between instances (LiveQuery events, cache invalidation)
+    workers: int = 1  # processes serving one port (bapp.cluster.workers)
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -139,6 +141,7 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "verbose": None,
     "silent": None,
     "liveQuery": None,
+    "liveQueryServerOptions": None,
     "fileUpload": None,
     "startLiveQueryServer": None,
     "directAccess": None,
@@ -214,6 +217,11 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
         elif key == "liveQuery":
             classes = (value or {}).get("classNames")
             settings.live_query_classes = list(classes) if classes is not None else None
+            if (value or {}).get("redisURL"):
+                settings.redis_url = str(value["redisURL"])
+        elif key == "liveQueryServerOptions":
+            if (value or {}).get("redisURL"):
+                settings.redis_url = str(value["redisURL"])
         elif key == "fileUpload":
             value = value or {}
             settings.file_upload_public = bool(value.get("enableForPublic", False))

@@ -16,7 +16,6 @@ from bapp.core.schema import ClassSchema, SchemaCache
 from bapp.core.triggers import Registered, Registry, Request
 from bapp.model import types
 from bapp.model.query import QueryOptions
-from bapp.storage.mongo import transform
 
 
 class Hub(Protocol):
@@ -30,11 +29,20 @@ class NullHub:
         return None
 
 
+def _announce_nowhere(kind: str, key: str | None) -> None:
+    """A single instance has nobody to tell about a cache invalidation."""
+
+
 class Engine:
     def __init__(self, settings: Settings, storage: Any, triggers: Registry | None = None) -> None:
         self.settings = settings
         self.storage = storage
+        # Tells other instances on the same database which cached entries a
+        # change made stale: (kind, key), kind one of "session", "user",
+        # "roles", "schema". Replaced by ``bapp.cluster`` when a bus exists.
+        self.announce: Callable[[str, str | None], None] = _announce_nowhere
         self.schemas = SchemaCache(storage)
+        self.schemas.on_change = lambda class_name: self.announce("schema", class_name)
         self.auth = AuthService(self)
         self.triggers = triggers or Registry()
         self.hub: Hub = NullHub()
@@ -108,8 +116,7 @@ class Engine:
 
     def decode_for_event(self, class_name: str, schema: ClassSchema, stored: dict) -> dict:
         """A just-written object in REST form (what a read would return)."""
-        doc = transform.encode_object(schema.fields, stored)
-        obj = transform.decode_object(schema.fields, doc, self.file_url)
+        obj = self.storage.as_read(schema.fields, stored)
         return {k: v for k, v in obj.items() if not k.startswith("_")}
 
     async def after_write(self, class_name: str, original: dict | None, current: dict) -> None:
