@@ -83,8 +83,6 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
         cluster.attach(app, engine, bus, origin)
     app.on_startup.append(cloud.on_startup)
     app.on_shutdown.append(cloud.on_shutdown)
-    app.on_startup.append(graphql_routes.warm_up)  # last: after the engine and cloud code are up
-    app.on_cleanup.insert(0, graphql_routes.stop_warm_up)
     return app
 
 

@@ -5,8 +5,6 @@ bodies), ``GET`` queries, and the GraphiQL playground for a browser."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Any
 
 import orjson
@@ -25,7 +23,6 @@ from bapp.http.app import DISPATCHER_KEY, ENGINE_KEY
 from bapp.http.router import ApiRequest
 
 CACHE_KEY = web.AppKey("graphql_schema", SchemaCache)
-WARM_UP_KEY = web.AppKey("graphql_warm_up", asyncio.Future)
 
 
 def _wants_html(request: web.Request) -> bool:
@@ -138,26 +135,6 @@ async def handle(request: web.Request) -> web.StreamResponse:
 
 def _answer(answer: Answer) -> web.Response:
     return envelope.json_response(answer.body, answer.status)
-
-
-async def warm_up(app: web.Application) -> None:
-    """Starts building the first schema in the background (register it after
-    every other start-up step: the classes and cloud functions are loaded)."""
-    if CACHE_KEY in app:
-        app[WARM_UP_KEY] = asyncio.ensure_future(_build_quietly(app[CACHE_KEY], app[ENGINE_KEY]))
-
-
-async def stop_warm_up(app: web.Application) -> None:
-    task = app.get(WARM_UP_KEY)
-    if task is not None and not task.done():
-        task.cancel()
-
-
-async def _build_quietly(cache: SchemaCache, engine: Any) -> None:
-    try:
-        await cache.get(engine)
-    except Exception:  # a request will build (and report) it again
-        logging.getLogger("bapp.graphql").exception("building the GraphQL schema failed")
 
 
 def register(app: web.Application, _mount: str) -> None:
