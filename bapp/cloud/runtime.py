@@ -312,7 +312,8 @@ async def run(name: str, params: dict | None = None, *, master: bool = False, us
     """Calls a cloud function (validator included); returns its result."""
     engine = current_engine()
     auth = await auth_for(engine, master=master, user=user, session_token=session_token, context=context)
-    return await call_function(engine, name, to_rest(params or {}), auth)
+    result = await call_function(engine, name, to_rest(params or {}), auth)
+    return None if result is UNDEFINED else result
 
 
 def pointer(obj: Any, object_id: str | None = None) -> dict:
@@ -330,6 +331,28 @@ def pointer(obj: Any, object_id: str | None = None) -> dict:
 
 
 # ------------------------------------------------------------------ functions
+
+class _Undefined:
+    """JavaScript's ``undefined`` for function results: returned, the
+    answer is ``{}`` (Parse's "no result"); inside a dict the key is left
+    out, inside a list it is a null, as JSON.stringify does."""
+
+    _instance: _Undefined | None = None
+
+    def __new__(cls) -> _Undefined:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "cloud.UNDEFINED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNDEFINED = _Undefined()
+
 
 async def call_function(engine: Engine, name: Any, params: dict, auth: Auth) -> Any:
     """Runs cloud function ``name`` for ``auth``; 141 for an unknown name."""
@@ -350,8 +373,8 @@ def encode_result(value: Any, depth: int = 0) -> Any:
     JSON scalars are kept."""
     if depth > _MAX_RESULT_DEPTH:
         raise ParseError(errors.SCRIPT_FAILED, "The function result is nested too deeply.")
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
+    if value is None or value is UNDEFINED or isinstance(value, (str, bool, int, float)):
+        return None if value is UNDEFINED else value
     if isinstance(value, datetime):
         return types.date_json(value)
     if isinstance(value, (bytes, bytearray)):
@@ -359,7 +382,7 @@ def encode_result(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         return [encode_result(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        out = {str(k): encode_result(v, depth + 1) for k, v in value.items()}
+        out = {str(k): encode_result(v, depth + 1) for k, v in value.items() if v is not UNDEFINED}
         if (isinstance(value.get("className"), str) and isinstance(value.get("objectId"), str)
                 and value.get("__type", "Object") == "Object"):
             out = {"__type": "Object", **{k: v for k, v in out.items() if k != "__type"}}
@@ -368,12 +391,20 @@ def encode_result(value: Any, depth: int = 0) -> Any:
 
 
 def function_response(result: Any) -> dict:
-    """``{"result": ...}``; a function that returns None answers ``{}``
-    (as a JS function returning undefined)."""
-    return {} if result is None else {"result": encode_result(result)}
+    """``{"result": ...}``; None is ``{"result": null}`` (a JS function
+    returning null) and ``UNDEFINED`` answers ``{}`` (returning undefined)."""
+    return {} if result is UNDEFINED else {"result": encode_result(result)}
 
 
 # ------------------------------------------------------------------ jobs
+
+async def jobs_data(engine: Engine) -> dict:
+    """The job names of the loaded cloud code (``jobs``) and those scheduled
+    in ``_JobSchedule`` (``in_use``), as Parse Server's jobs data route."""
+    rows = await engine.storage.find("_JobSchedule", engine.schemas.fields_of("_JobSchedule"), {},
+                                     FindOptions(keys=["jobName"]))
+    return {"in_use": [row.get("jobName") for row in rows], "jobs": list(engine.triggers.jobs)}
+
 
 class JobStatus:
     """The ``_JobStatus`` record of one run, written through the engine."""

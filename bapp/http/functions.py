@@ -44,6 +44,13 @@ async def run_function(req: ApiRequest) -> ApiResponse:
     return ApiResponse(cloud_runtime.function_response(result))
 
 
+async def jobs_data(req: ApiRequest) -> ApiResponse:
+    """``GET /cloud_code/jobs/data`` (the SDK's ``Parse.Cloud.getJobsData``):
+    the defined job names and those a ``_JobSchedule`` entry uses."""
+    req.require_master()
+    return ApiResponse(await cloud_runtime.jobs_data(req.engine))
+
+
 async def _start_job(req: ApiRequest, name: Any) -> ApiResponse:
     # Deliberately stricter than Parse Server: a job can write, so the
     # read-only master key may not start one.
@@ -62,6 +69,9 @@ async def start_job(req: ApiRequest) -> ApiResponse:
 
 
 def register(router: Router) -> None:
-    router.add("POST", "/functions/{name}", run_function)
+    # A name with slashes (``/functions/a/../b``) is looked up whole, so it
+    # is an unknown function (141) as in Parse Server, never another route.
+    router.add("POST", "/functions/{name:path}", run_function)
+    router.add("GET", "/cloud_code/jobs/data", jobs_data)
     router.add("POST", "/jobs/{name}", start_named_job)
     router.add("POST", "/jobs", start_job)
