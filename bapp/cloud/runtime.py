@@ -399,14 +399,6 @@ def function_response(result: Any) -> dict:
 
 # ------------------------------------------------------------------ jobs
 
-async def jobs_data(engine: Engine) -> dict:
-    """The job names of the loaded cloud code (``jobs``) and those scheduled
-    in ``_JobSchedule`` (``in_use``), as Parse Server's jobs data route."""
-    rows = await engine.storage.find("_JobSchedule", engine.schemas.fields_of("_JobSchedule"), {},
-                                     FindOptions(keys=["jobName"]))
-    return {"in_use": [row.get("jobName") for row in rows], "jobs": list(engine.triggers.jobs)}
-
-
 class JobStatus:
     """The ``_JobStatus`` record of one run, written through the engine."""
 
