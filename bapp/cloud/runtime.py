@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bapp import errors
 from bapp.core import cloud_validators
 from bapp.core.auth import Auth
-from bapp.core.triggers import Registered, Request, call_hook, log, normalize_class
+from bapp.core.triggers import UNDEFINED, Registered, Request, call_hook, log, normalize_class
 from bapp.errors import ParseError
 from bapp.model import denylist, ops, types
 from bapp.model.query import parse_options
@@ -332,26 +332,6 @@ def pointer(obj: Any, object_id: str | None = None) -> dict:
 
 # ------------------------------------------------------------------ functions
 
-class _Undefined:
-    """JavaScript's ``undefined`` for function results: returned, the
-    answer is ``{}`` (Parse's "no result"); inside a dict the key is left
-    out, inside a list it is a null, as JSON.stringify does."""
-
-    _instance: _Undefined | None = None
-
-    def __new__(cls) -> _Undefined:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "cloud.UNDEFINED"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-UNDEFINED = _Undefined()
 
 
 async def call_function(engine: Engine, name: Any, params: dict, auth: Auth) -> Any:
