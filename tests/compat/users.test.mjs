@@ -79,9 +79,11 @@ describe('sign up, log in, become, log out', () => {
     const me = await Parse.User.me(token);
     assert.equal(me.id, user.id);
     assert.equal(me.getSessionToken(), token);
-    // a query (unlike GET /users/:id) carries no token; the current user keeps its own
     const queried = await new Parse.Query(Parse.User).get(user.id);
+    // A query is a find: Parse Server sends no session token in finds (only a get of
+    // one's own user carries it), and in Node the queried copy shares no state with current().
     assert.equal(queried.id, user.id);
+    assert.equal(queried.getSessionToken(), undefined);
     assert.equal(Parse.User.current().getSessionToken(), token);
     const found = await new Parse.Query(Parse.User).equalTo('objectId', user.id).first();
     assert.equal(found.id, user.id);
