@@ -76,8 +76,8 @@ class Settings:
     file_upload_anonymous: bool = False
     file_upload_authenticated: bool = True
     file_extensions: list[str] | None = None
-    file_denied_extensions: list[str] | None = None  # None = bapp's default deny list
-    file_denied_types: list[str] | None = None  # None = bapp's default deny list
+    file_denied_extensions: list[str] | None = None  # extra refusals on top of file_extensions
+    file_denied_types: list[str] | None = None  # extra refusals on top of file_extensions
     allow_origin: str = "*"
     mount_graphql: bool = True  # Parse Server's mountGraphQL (off there by default, on in bapp)
     graphql_path: str = "/graphql"  # Parse Server's graphQLPath: at the origin, not under mount_path
@@ -250,12 +250,7 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
             if (value or {}).get("redisURL"):
                 settings.redis_url = str(value["redisURL"])
         elif key == "fileUpload":
-            value = value or {}
-            settings.file_upload_public = bool(value.get("enableForPublic", False))
-            settings.file_upload_anonymous = bool(value.get("enableForAnonymousUser", False))
-            settings.file_upload_authenticated = bool(value.get("enableForAuthenticatedUser", True))
-            if "fileExtensions" in value:
-                settings.file_extensions = list(value["fileExtensions"])
+            _apply_file_upload(settings, value, path)
         elif key in _STRUCTURED_OPTIONS:
             _apply_structured(settings, key, value, Path(path).resolve().parent, path)
         elif target == "max_upload_size":
@@ -265,6 +260,29 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
             setattr(settings, target, "/" + str(value).strip("/"))
         elif target:
             setattr(settings, target, value)
+
+
+_FILE_UPLOAD_FLAGS = (("enableForPublic", "file_upload_public", False),
+                      ("enableForAnonymousUser", "file_upload_anonymous", False),
+                      ("enableForAuthenticatedUser", "file_upload_authenticated", True))
+
+
+def _apply_file_upload(settings: Settings, value: Any, path: str) -> None:
+    """Parse Server 9's ``fileUpload`` option, validated with its messages:
+    missing keys take Parse Server's defaults (``fileExtensions``: its
+    HTML/SVG/XML blocklist)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: fileUpload must be an object value.")
+    for name, target, default in _FILE_UPLOAD_FLAGS:
+        flag = value.get(name, default)
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{path}: fileUpload.{name} must be a boolean value.")
+        setattr(settings, target, flag)
+    extensions = value.get("fileExtensions")
+    if extensions is not None and (not isinstance(extensions, list)
+                                   or not all(isinstance(e, str) for e in extensions)):
+        raise ConfigError(f"{path}: fileUpload.fileExtensions must be an array.")
+    settings.file_extensions = list(extensions) if extensions is not None else None
 
 
 _STRUCTURED_OPTIONS = frozenset({"idempotencyOptions", "rateLimit", "trustProxy", "auth", "push", "schema"})
