@@ -12,6 +12,7 @@ from bapp.cloud import loader as cloud_loader
 from bapp.config import Settings
 from bapp.core.engine import Engine
 from bapp.http import files as file_routes
+from bapp.http import pages as page_routes
 from bapp.http.app import create_app
 from bapp.http.routes import build_router
 
@@ -46,6 +47,17 @@ def attach_files(engine: Engine) -> None:
     engine.files = FileService(engine, build_files_adapter(engine.settings, engine.storage))
 
 
+def attach_mail(engine: Engine) -> None:
+    """Checks the account options and loads the emailAdapter (a bad one
+    stops start-up with its message)."""
+    from bapp.config_accounts import validate_account_settings
+    from bapp.mail import Mailer, build_mail_adapter
+
+    validate_account_settings(engine.settings)
+    adapter = build_mail_adapter(engine.settings.email.adapter)
+    engine.mail = Mailer(adapter, engine.settings.app_name) if adapter is not None else None
+
+
 def attach_schema_files(engine: Engine) -> None:
     """Validates the ``--schemas`` files now, so an invalid one stops start-up
     before the server listens, and applies them when the engine starts."""
@@ -70,15 +82,30 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
     engine = engine or build_engine(settings)
     if engine.files is None:
         attach_files(engine)
+    attach_mail(engine)  # raises AccountConfigError / MailConfigError on bad account options
     attach_schema_files(engine)  # raises SchemaFileError (file and JSON path) on an invalid file
     attach_admin(engine)  # after the schema files, which create the app's roles
     cloud = cloud_loader.install(engine, settings)  # raises CloudLoadError (file:line) on bad code
     live = livequery.install(engine)
-    app = create_app(engine, build_router(), websocket=live.handle, extra_routes=file_routes.register)
+    app = create_app(engine, build_router(), websocket=live.handle, extra_routes=_extra_routes)
     livequery.attach_to(app, live)
     app.on_startup.append(cloud.on_startup)
     app.on_shutdown.append(cloud.on_shutdown)
+    app.on_shutdown.append(_drain_mail)
     return app
+
+
+def _extra_routes(app: web.Application, mount: str) -> None:
+    file_routes.register(app, mount)
+    page_routes.register(app, mount)
+
+
+async def _drain_mail(app: web.Application) -> None:
+    from bapp.http.app import ENGINE_KEY
+
+    engine = app[ENGINE_KEY]
+    if engine.mail is not None:
+        await engine.mail.drain()
 
 
 def banner(settings: Settings) -> str:

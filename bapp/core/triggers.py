@@ -102,11 +102,14 @@ class Registry:
         self.jobs: dict[str, Registered] = {}
         # Names of the Python modules the code was loaded from.
         self.modules: list[str] = []
+        # passwordPolicy.validatorCallback: password -> truthy when acceptable.
+        self.password_validator: Hook | None = None
 
     def clear(self) -> None:
         self.triggers.clear()
         self.functions.clear()
         self.jobs.clear()
+        self.password_validator = None
 
     def add_trigger(self, trigger: str, class_name: str, fn: Hook, validator: Any = None) -> None:
         if trigger not in TRIGGERS:
