@@ -92,8 +92,8 @@ async def check_history(engine: Engine, password: str, original: dict) -> list[s
         if await verify_password(password, old):
             raise ParseError(errors.VALIDATION_ERROR,
                              f"New password should not be the same as last {size} passwords.")
-    # n-1 older passwords are kept, the current one joins them.
-    kept = history[-(size - 1):] if size > 1 else []
+    # The history keeps size-1 hashes: the newest size-2 of it plus the current one.
+    kept = history[-(size - 2):] if size > 2 else []
     return [*kept, current] if isinstance(current, str) else kept
 
 
