@@ -140,10 +140,13 @@ def mark_email_unverified(engine: Engine, body: dict, changed_by_trigger: Collec
 
 
 def signup_gets_session(engine: Engine, body: dict) -> bool:
-    """No session for a password sign-up while unverified users may not log in."""
+    """No session for a password sign-up while unverified users may not log in.
+    A user the master key created already verified (no address to verify)
+    keeps its sign-up: a deliberate deviation, Parse Server refuses it too."""
     email = engine.settings.email
     has_providers = isinstance(body.get("authData"), dict) and any(v is not None for v in body["authData"].values())
-    return has_providers or not (email.verify_user_emails and email.prevent_login_with_unverified_email)
+    verified = body.get("emailVerified") is True
+    return has_providers or verified or not (email.verify_user_emails and email.prevent_login_with_unverified_email)
 
 
 def check_signup_allowed(engine: Engine, body: dict) -> None:
