@@ -120,7 +120,8 @@ def go_to_page(request: web.Request, page_id: str, params: dict[str, Any] | None
         redirect = request.method == "POST"
     filename = PAGE_FILES[page_id]
     custom = pages.custom_url(page_id)
-    if custom:
+    if custom and urlsplit(custom).scheme in ("http", "https"):
+        # A path-like custom URL is ignored, as Parse Server's Utils.isPath check does.
         return _redirect(custom, params)
     if redirect:
         return _redirect(_page_url(engine, filename), params)
