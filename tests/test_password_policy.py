@@ -6,19 +6,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import pytest
-
 from bapp.config_accounts import AccountLockout, PasswordPolicy
+from bapp.core.password_policy import as_datetime
 from bapp.model import types
 from tests.test_email_verification import stored_user
 
 POLICY = "Password does not meet the Password Policy requirements."
-
-
-@pytest.fixture
-def settings(settings, tmp_path):
-    settings.password_policy = PasswordPolicy()
-    return settings
 
 
 async def test_validator_pattern_and_error(api):
@@ -72,7 +65,7 @@ async def test_max_password_age(api):
     api.engine.settings.password_policy = PasswordPolicy(max_password_age=1)
     await api.signup("ian", "pw")
     stored = await stored_user(api, "ian")
-    changed = types.parse_iso(types.iso(stored["_password_changed_at"]))
+    changed = as_datetime(stored["_password_changed_at"])
     assert abs(changed - types.now()) < timedelta(minutes=1)
     assert (await api.post("/login", {"username": "ian", "password": "pw"})).status == 200
     old = types.date_json(types.now() - timedelta(days=2))
@@ -92,8 +85,8 @@ async def test_max_password_age_starts_for_users_from_before_the_policy(api):
     assert "_password_changed_at" in await stored_user(api, "jo")
 
 
-async def test_validator_callback_from_cloud_code(tmp_path):
-    from tests.conftest import Client, make_settings, start_server
+async def test_validator_callback_from_cloud_code(settings, tmp_path):
+    from tests.conftest import Client, start_server
 
     code = tmp_path / "main.py"
     code.write_text(
@@ -101,7 +94,7 @@ async def test_validator_callback_from_cloud_code(tmp_path):
         "@cloud.password_validator\n"
         "def strong(password):\n"
         "    return password != 'password' and len(password) >= 4\n")
-    settings = make_settings(cloud_path=str(code))
+    settings.cloud_path = str(code)
     settings.password_policy = PasswordPolicy(validation_error="Too weak.")
     server, session = await start_server(settings)
     api = Client(session, f"http://127.0.0.1:{server.port}{settings.mount_path}", server)
@@ -126,7 +119,7 @@ async def test_account_lockout(api):
         assert (reply.status, reply.body) == (404, INVALID)
     stored = await stored_user(api, "lee")
     assert stored["_failed_login_count"] == 3
-    until = types.parse_iso(types.iso(stored["_account_lockout_expires_at"]))
+    until = as_datetime(stored["_account_lockout_expires_at"])
     assert timedelta(minutes=1) < until - types.now() <= timedelta(minutes=2)
     reply = await api.post("/login", {"username": "lee", "password": "right"})
     assert (reply.status, reply.body) == (404, {"code": 101, "error": LOCKED})

@@ -11,6 +11,8 @@ from datetime import timedelta
 import pytest
 
 from bapp.config_accounts import PasswordPolicy
+from bapp.core.password_policy import as_datetime
+from bapp.errors import ParseError
 from bapp.model import types
 from tests.mail_support import SmtpServer
 from tests.test_email_verification import configure_mail, open_link, stored_user
@@ -149,7 +151,7 @@ async def test_reset_token_expiry_and_reuse(api, smtp):
     second = await request_reset(api, smtp, "frank@example.com", 2)
     assert first == second  # reused while valid
     stored = await stored_user(api, "frank")
-    left = types.parse_iso(types.iso(stored["_perishable_token_expires_at"])) - types.now()
+    left = as_datetime(stored["_perishable_token_expires_at"]) - types.now()
     assert timedelta(minutes=9) < left <= timedelta(minutes=10)
 
     past = types.date_json(types.now() - timedelta(seconds=1))
@@ -177,6 +179,15 @@ async def test_engine_functions_for_other_front_ends(api, smtp):
     await accounts.send_password_reset_for_user(api.engine, user["objectId"])
     await smtp.inbox.wait_for(1)
     assert "request_password_reset?token=" in smtp.inbox.link()
+    token = (await stored_user(api, "gina"))["_perishable_token"]
+    with pytest.raises(ParseError) as refused:
+        await accounts.confirm_reset_password(api.engine, "gina", "x", "wrong-token")
+    assert (refused.value.code, refused.value.message) == (-1, accounts.RESET_TOKEN_INVALID)
+    with pytest.raises(ParseError) as refused:
+        await accounts.confirm_reset_password(api.engine, "gina", "", token)
+    assert (refused.value.code, refused.value.message) == (201, "you must provide a password")
+    await accounts.confirm_reset_password(api.engine, "gina", "from-graphql", token)
+    assert (await api.post("/login", {"username": "gina", "password": "from-graphql"})).status == 200
     await accounts.set_password(api.engine, user["objectId"], "set-by-admin")
     assert (await api.post("/login", {"username": "gina", "password": "set-by-admin"})).status == 200
     assert (await api.get("/users/me", token=user["sessionToken"])).status == 400

@@ -20,6 +20,10 @@ message where Parse Server's route does:
   (GraphQL ``sendVerificationEmail``).
 * ``send_password_reset_for_user(engine, user_id)``: the same reset mail for a
   known user (the console's "reset a password").
+* ``confirm_reset_password(engine, username, password, token)``: GraphQL
+  ``confirmResetPassword``: the reset form's work with Parse Server's
+  GraphQL errors (200/201/-1; the username is required but, as since Parse
+  Server 8, the token alone names the user).
 * ``set_password(engine, user_id, new_password)``: a master-key password
   change through the write pipeline (policy, history, session revocation,
   unlock), for the console.
@@ -319,6 +323,20 @@ async def reset_password(engine: Engine, token: Any, new_password: Any) -> None:
             raise AccountError(RESET_TOKEN_INVALID) from None
         raise AccountError(exc.message) from None
     await _unlock(engine, user["objectId"])
+
+
+async def confirm_reset_password(engine: Engine, username: Any, password: Any, token: Any) -> None:
+    """GraphQL ``confirmResetPassword``."""
+    if not username:
+        raise ParseError(errors.USERNAME_MISSING, "you must provide a username")
+    if not password:
+        raise ParseError(errors.PASSWORD_MISSING, "you must provide a password")
+    if not token:
+        raise ParseError(errors.OTHER_CAUSE, "you must provide a token")
+    try:
+        await reset_password(engine, token, password)
+    except AccountError as exc:
+        raise ParseError(errors.OTHER_CAUSE, exc.message) from None
 
 
 async def set_password(engine: Engine, user_id: str, new_password: str) -> None:
