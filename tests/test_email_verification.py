@@ -276,3 +276,23 @@ async def test_a_user_the_master_key_creates_verified_can_sign_up_and_log_in(api
     await api.post("/users", {"username": "plain", "password": "pw"}, master=True)
     login = await api.post("/login", {"username": "plain", "password": "pw"})
     assert (login.status, login.body["code"]) == (400, 205)
+
+
+async def test_page_parameters_are_escaped(api):
+    evil = '"><script>alert(1)</script>'
+    async with api.session.get(f"{api.engine.settings.public_server_url}/apps/choose_password",
+                               params={"token": evil, "error": "<b>x</b>"}) as resp:
+        html = await resp.text()
+    assert resp.status == 200
+    assert "<script>alert(1)</script>" not in html and "<b>x</b>" not in html
+    assert 'value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in html
+
+
+async def test_custom_pages_directory(api, tmp_path):
+    (tmp_path / "email_verification_link_invalid.html").write_text("<p>Custom {{appName}} {{{appId}}}</p>")
+    api.engine.settings.pages.pages_path = str(tmp_path)
+    base = f"{api.engine.settings.public_server_url}/apps"
+    status, html, _ = await open_link(api, f"{base}/{api.engine.settings.app_id}/verify_email")
+    assert (status, html) == (200, f"<p>Custom My App {api.engine.settings.app_id}</p>")
+    status, html, _ = await open_link(api, f"{base}/password_reset_success.html")
+    assert status == 200 and "Your password has been changed." in html  # the built-in one
