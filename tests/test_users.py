@@ -266,17 +266,18 @@ async def test_anonymous_signup_then_login_with_same_auth_data(api):
     assert again.body["sessionToken"] != first.body["sessionToken"]
 
 
-@pytest.mark.parametrize("auth_data", [
-    {"anonymous": {"id": {"$ne": None}}},
-    {"anonymous": {"id": ""}},
-    {"anonymous": "x"},
-    {"facebook": {"id": "1", "access_token": "t"}},
-    None,
+@pytest.mark.parametrize(("auth_data", "code", "message"), [
+    ({"anonymous": {"id": {"$ne": None}}}, 162, "Invalid authData id for provider 'anonymous'."),
+    ({"anonymous": {"id": ""}}, 252, "This authentication method is unsupported."),
+    ({"anonymous": "x"}, 252, "This authentication method is unsupported."),
+    ({"facebook": {"id": "1", "access_token": "t"}}, 252, "This authentication method is unsupported."),
+    # Parse Server: a null authData is no authData, so credentials are missing.
+    (None, 200, "bad or missing username"),
 ])
-async def test_bad_or_unsupported_auth_data(api, auth_data):
+async def test_bad_or_unsupported_auth_data(api, auth_data, code, message):
     await api.post("/users", {"authData": {"anonymous": {"id": "victim"}}})
     reply = await api.post("/users", {"authData": auth_data})
-    assert reply.body == {"code": 252, "error": "This authentication method is unsupported."}
+    assert reply.body == {"code": code, "error": message}
 
 
 async def test_linking_an_auth_id_of_another_user_is_refused(api):

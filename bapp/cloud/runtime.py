@@ -29,7 +29,7 @@ from bapp.core import cloud_validators
 from bapp.core.auth import Auth
 from bapp.core.triggers import Registered, Request, call_hook, log, normalize_class
 from bapp.errors import ParseError
-from bapp.model import ops, types
+from bapp.model import denylist, ops, types
 from bapp.model.query import parse_options
 from bapp.storage.base import FindOptions
 
@@ -336,6 +336,7 @@ async def call_function(engine: Engine, name: Any, params: dict, auth: Auth) -> 
     hook = engine.triggers.function(name)
     if hook is None:
         raise ParseError(errors.SCRIPT_FAILED, f'Invalid function: "{name}"')
+    denylist.check(params)  # before the function sees them (__proto__, constructor, ...)
     req = Request(function_name=name, params=params, user=public_user(auth), master=auth.master,
                   context=auth.context, headers=auth.headers, ip=auth.ip,
                   installation_id=auth.installation_id, auth=auth)
@@ -422,6 +423,7 @@ async def start_job(engine: Engine, name: Any, params: dict, auth: Auth) -> str:
     hook = engine.triggers.job(name)
     if hook is None:
         raise ParseError(errors.SCRIPT_FAILED, "Invalid job.")
+    denylist.check(params)  # the params are stored in _JobStatus, whose writes refuse them
     status = JobStatus(engine, name, params)
     job_id = await status.start()
     req = Request(params=copy.deepcopy(params), headers=auth.headers, ip=auth.ip, job_name=name, job_id=job_id,

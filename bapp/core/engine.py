@@ -16,7 +16,6 @@ from bapp.core.schema import ClassSchema, SchemaCache
 from bapp.core.triggers import Registered, Registry, Request
 from bapp.model import types
 from bapp.model.query import QueryOptions
-from bapp.storage.mongo import transform
 
 
 class Hub(Protocol):
@@ -109,8 +108,7 @@ class Engine:
 
     def decode_for_event(self, class_name: str, schema: ClassSchema, stored: dict) -> dict:
         """A just-written object in REST form (what a read would return)."""
-        doc = transform.encode_object(schema.fields, stored)
-        obj = transform.decode_object(schema.fields, doc, self.file_url)
+        obj = self.storage.as_read(schema.fields, stored)
         return {k: v for k, v in obj.items() if not k.startswith("_")}
 
     async def after_write(self, class_name: str, original: dict | None, current: dict) -> None:

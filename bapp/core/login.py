@@ -46,16 +46,19 @@ def public_user(user: dict) -> dict:
 async def authenticate(engine: Engine, params: dict, auth: Auth) -> dict:
     """The stored user named by username/email whose password matches."""
     username, email, password = params.get("username"), params.get("email"), params.get("password")
-    if not username and not email:
+    # Presence is JavaScript truthiness, as in Parse Server: an object or
+    # array as a credential is present, then matches nobody (404, 101).
+    has_username, has_email = users.js_truthy(username), users.js_truthy(email)
+    if not has_username and not has_email:
         raise ParseError(errors.USERNAME_MISSING, "username/email is required.")
-    if not password:
+    if not users.js_truthy(password):
         raise ParseError(errors.PASSWORD_MISSING, "password is required.")
-    if (not isinstance(password, str) or (email and not isinstance(email, str))
-            or (username and not isinstance(username, str))):
+    if (not isinstance(password, str) or (has_email and not isinstance(email, str))
+            or (has_username and not isinstance(username, str))):
         raise ParseError(errors.OBJECT_NOT_FOUND, "Invalid username/password.")
-    if username and email:
+    if has_username and has_email:
         where: dict = {"username": username, "email": email}
-    elif email:
+    elif has_email:
         where = {"email": email}
     else:
         where = {"$or": [{"username": username}, {"email": username}]}

@@ -94,7 +94,7 @@ async def find(engine: Engine, class_name: str, opts: QueryOptions, auth: Auth, 
     rows: list[dict] = []
     if limit != 0 and op != "count":
         order = [k for k in opts.order if _sortable(k, schema)]
-        keys = _projection_keys(opts)
+        keys = _projection_keys(opts, class_name)
         rows = await engine.storage.find(
             class_name, schema.fields, where,
             FindOptions(order=order, limit=limit if limit > 0 else None, skip=opts.skip, keys=keys,
@@ -116,6 +116,15 @@ async def get(engine: Engine, class_name: str, object_id: Any, opts: QueryOption
     if not found["results"]:
         raise ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
     return found["results"][0]
+
+
+def self_session_token(class_name: str, row: dict, auth: Auth) -> dict:
+    """Parse Server's ClassesRouter quirk, copied: a get of the caller's own
+    ``_User`` carries the caller's session token (whatever ``keys`` says);
+    finds never do."""
+    if class_name == "_User" and auth.session_token and auth.user_id and row.get("objectId") == auth.user_id:
+        row["sessionToken"] = auth.session_token
+    return row
 
 
 async def _redirect_class(engine: Engine, class_name: str, key: str, auth: Auth) -> str:
@@ -151,11 +160,18 @@ def _sortable(key: str, schema: ClassSchema) -> bool:
     return name.split(".", 1)[0] in schema.fields or name in ("_created_at", "_updated_at")
 
 
-def _projection_keys(opts: QueryOptions) -> list[str] | None:
+def _projection_keys(opts: QueryOptions, class_name: str) -> list[str] | None:
+    """The stored fields a ``keys`` query reads. Internal columns
+    (``_hashed_password``, ``_rperm``, ``_auth_data_*``, ...) are never
+    selectable: names that are no field name are dropped, as they would be
+    from the answer."""
     if opts.keys is None:
         return None
     roots = {k.split(".", 1)[0] for k in opts.keys}
     roots |= {i.split(".", 1)[0] for i in opts.include}
+    roots = {r for r in roots if r == "$score" or types.is_valid_field_name(r)}
+    if class_name == "_User" and "authData" in roots:
+        return None  # authData is stored as one _auth_data_<provider> column per provider
     return sorted(roots)
 
 
@@ -240,9 +256,27 @@ async def _run_sub(engine: Engine, class_name: str, where: dict, auth: Auth, dep
 
 
 async def _related_to(engine: Engine, value: dict, auth: Auth) -> list[str]:
+    """The ids in relation ``key`` of the owner object. The relation is a
+    field of the owner, so the owner's protected fields and the caller's
+    right to read the owner apply (Parse Server 9's authorizeRelatedToQuery)."""
     owner = value["object"]
-    # The owner object must be readable by the caller (an ACL bypass otherwise).
-    owner_rows = await _run_sub(engine, owner["className"], {"objectId": owner["objectId"]}, auth, 0, ["objectId"])
+    if not auth.master:
+        owner_schema = await engine.schemas.get(owner["className"])
+        if owner_schema is not None:
+            group = await engine.auth.acl_group(auth)
+            merged, applicable = perms.protected_sets(owner_schema, engine.settings.protected_fields, auth, group)
+            if value["key"].split(".", 1)[0] in perms.hidden_fields(merged, applicable, None, None):
+                raise ParseError(errors.OPERATION_FORBIDDEN,
+                                 f"This user is not allowed to query {value['key']} on class {owner['className']}")
+    try:
+        owner_rows = await _run_sub(engine, owner["className"], {"objectId": owner["objectId"]}, auth, 0,
+                                    ["objectId"])
+    except ParseError as exc:
+        # An owner the caller may not read discloses nothing (and answers
+        # like an empty relation, so it is no membership oracle).
+        if exc.code in (errors.OPERATION_FORBIDDEN, errors.OBJECT_NOT_FOUND):
+            return []
+        raise
     if not owner_rows:
         return []
     return await engine.storage.related_ids(value["key"], owner["className"], [owner["objectId"]])
@@ -400,12 +434,11 @@ def clean_object(engine: Engine, class_name: str, row: dict, auth: Auth, merged:
     for key in [k for k in row if k.startswith("_")]:
         del row[key]
     if class_name == "_User":
+        # A user object never carries a session token; only a get of the
+        # caller's own user adds the caller's (see self_session_token).
         row.pop("password", None)
+        row.pop("sessionToken", None)
         is_self = auth.user_id is not None and row.get("objectId") == auth.user_id
-        if is_self and auth.session_token:
-            row["sessionToken"] = auth.session_token
-        else:
-            row.pop("sessionToken", None)
         if not auth.master and not is_self:
             row.pop("authData", None)
         if "authData" in row and isinstance(row["authData"], dict):

@@ -45,6 +45,16 @@ DUMMY_HASH = bcrypt.hashpw(b"bapp-dummy-password", bcrypt.gensalt(10)).decode()
 _locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
+def js_truthy(value: Any) -> bool:
+    """JavaScript truthiness, which Parse Server's presence checks use: an
+    empty object or array is truthy there, unlike in Python."""
+    if value is None or value is False or value == "":
+        return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value == value and value != 0  # NaN and 0 are falsy
+    return True
+
+
 # ------------------------------------------------------------------ passwords
 
 def _password_bytes(password: str) -> bytes:
@@ -167,8 +177,12 @@ def check_auth_data(engine: Engine, auth_data: Any) -> dict[str, dict]:
             raise ParseError(errors.UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
         if data is None:
             continue
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"] \
-                or len(data["id"]) > 512:
+        if not isinstance(data, dict) or not js_truthy(data.get("id")):
+            raise ParseError(errors.UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
+        if not isinstance(data["id"], str):
+            # Parse Server 9: an operator object as id must never become a query.
+            raise ParseError(errors.INVALID_VALUE, f"Invalid authData id for provider '{provider}'.")
+        if len(data["id"]) > 512:
             raise ParseError(errors.UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
     return active_providers(auth_data)
 
@@ -184,6 +198,25 @@ async def find_user_by_auth_data(engine: Engine, providers: dict[str, dict]) -> 
 
 
 # ------------------------------------------------------------------ sign-up
+
+def check_signup_credentials(body: Any) -> None:
+    """Parse Server's first checks of a sign-up (validateAuthData), made
+    before any other look at the body: without authData, username and
+    password must be non-empty strings; an email that is not a string is
+    the schema mismatch Parse Server's schema check answers next."""
+    if not isinstance(body, dict):
+        return
+    if not js_truthy(body.get("authData")):
+        if not isinstance(body.get("username"), str) or not body["username"]:
+            raise ParseError(errors.USERNAME_MISSING, "bad or missing username")
+        if not isinstance(body.get("password"), str) or not body["password"]:
+            raise ParseError(errors.PASSWORD_MISSING, "password is required")
+    email = body.get("email")
+    if email is not None and not isinstance(email, str) and not (isinstance(email, dict) and "__op" in email):
+        got = types.type_of(email) or {"type": "Object"}
+        raise ParseError(errors.INCORRECT_TYPE,
+                         f"schema mismatch for _User.email; expected String but got {types.type_name(got)}")
+
 
 async def prepare_signup(engine: Engine, body: dict, auth: Auth,
                          changed: Collection[str] = ()) -> tuple[dict, bool]:
@@ -320,17 +353,18 @@ async def create_client_session(engine: Engine, body: dict, auth: Auth) -> dict:
 
 
 def check_session_update(body: dict, original: dict, auth: Auth) -> None:
-    """A client may edit custom fields of its own sessions only."""
+    """A client may edit custom fields of its own sessions only; the fields
+    the server manages answer 105 naming the field."""
     if not auth.user:
         raise ParseError(errors.INVALID_SESSION_TOKEN, "Session token required.")
     if "ACL" in body:
         raise ParseError(errors.INVALID_KEY_NAME, "Cannot set ACL on a Session.")
     user = body.get("user")
     if "user" in body and not (types.is_pointer(user) and user["objectId"] == auth.user_id):
-        raise ParseError(errors.INVALID_KEY_NAME, "")
+        raise ParseError(errors.INVALID_KEY_NAME, "Invalid key name: user")
     for key in ("installationId", "sessionToken", "expiresAt", "createdWith"):
         if key in body:
-            raise ParseError(errors.INVALID_KEY_NAME, "")
+            raise ParseError(errors.INVALID_KEY_NAME, f"Invalid key name: {key}")
     owner = original.get("user") or {}
     if not auth.user or owner.get("objectId") != auth.user_id:
         raise ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")

@@ -32,7 +32,8 @@ def check_body(engine: Engine, class_name: str, data: Any, *, creating: bool) ->
     types.check_keys(data, max_depth=engine.settings.limits.value_depth)
     out: dict[str, Any] = {}
     for key, value in data.items():
-        if key in ("objectId", "id") and creating and not engine.settings.allow_custom_object_id:
+        if key in ("objectId", "id") and creating and not engine.settings.allow_custom_object_id \
+                and users.js_truthy(value):
             raise ParseError(errors.INVALID_KEY_NAME, f"{key} is an invalid field name.")
         if key in ("createdAt", "updatedAt", "objectId"):
             continue
@@ -231,6 +232,8 @@ async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict
     """Creates one object; returns the response body (plus ``objectId``)."""
     perms.check_class_access(class_name, auth, "create")
     types.check_class_name(class_name)
+    if class_name == "_User":
+        users.check_signup_credentials(data)
     body = check_body(engine, class_name, data, creating=True)
     if class_name == "_Installation":
         existing = await installations.prepare(engine, body, auth, None)
@@ -332,6 +335,10 @@ async def update(engine: Engine, class_name: str, object_id: Any, data: Any, aut
     ``{"stock": {"$gte": 3}}`` next to an Increment of -3 can never oversell.
     A miss answers 101, as an update the caller may not make does."""
     perms.check_class_access(class_name, auth, "update")
+    check_update_target(class_name, object_id, data, auth)
+    if class_name == "_User" and isinstance(data, dict) and isinstance(data.get("authData"), dict):
+        # Parse Server validates authData before it looks at the rest of the body.
+        users.check_auth_data(engine, data["authData"])
     body = check_body(engine, class_name, data, creating=False)
     schema = await class_schema(engine, class_name, auth)
     if schema is None:
@@ -400,6 +407,20 @@ async def update(engine: Engine, class_name: str, object_id: Any, data: Any, aut
 
 
 CONDITION_FAILED = "Object not found or it does not match the update condition."
+
+
+def check_update_target(class_name: str, object_id: Any, data: Any, auth: Auth) -> None:
+    """An ``objectId`` in an update body may only repeat the target's id.
+    A user retargeting their update gets Parse Server 9's 101; anywhere
+    else it is refused like one on create (105). Deliberate: Parse Server
+    on MongoDB fails such an update in the database instead."""
+    if not isinstance(data, dict) or "objectId" not in data or data["objectId"] == object_id:
+        return
+    if class_name == "_User" and not auth.master:
+        if not auth.user:
+            return  # refused below as any anonymous user update (206)
+        raise ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
+    raise ParseError(errors.INVALID_KEY_NAME, "objectId is an invalid field name.")
 
 
 async def update_condition(engine: Engine, class_name: str, schema: ClassSchema, condition: Any,

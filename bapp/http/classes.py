@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from bapp.core import read
 from bapp.http.router import ApiRequest, ApiResponse, Router
 from bapp.model.query import parse_options
 
@@ -22,7 +23,8 @@ async def find_objects(req: ApiRequest, class_name: str) -> ApiResponse:
 
 async def get_object(req: ApiRequest, class_name: str, object_id: str) -> ApiResponse:
     opts = parse_options(req.options(), single=True)
-    return ApiResponse(await req.engine.get(class_name, object_id, opts, req.auth))
+    row = await req.engine.get(class_name, object_id, opts, req.auth)
+    return ApiResponse(read.self_session_token(class_name, row, req.auth))
 
 
 async def create_object(req: ApiRequest, class_name: str) -> ApiResponse:

@@ -29,11 +29,13 @@ FIELD_OPS = frozenset({
 })
 SUBQUERY_OPS = ("$select", "$dontSelect", "$inQuery", "$notInQuery")
 _KEY_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z0-9_]+)*$")
-# Internal keys only the server itself may constrain.
+# Internal columns the master key may constrain (Parse Server 9's
+# internalFields with masterRead). Clients may constrain none of them, and
+# nobody may query _hashed_password.
 INTERNAL_QUERY_KEYS = frozenset({
-    "_rperm", "_wperm", "_perishable_token", "_email_verify_token",
+    "_rperm", "_wperm", "_perishable_token", "_perishable_token_expires_at", "_email_verify_token",
     "_email_verify_token_expires_at", "_account_lockout_expires_at", "_failed_login_count",
-    "_session_token", "_hashed_password",
+    "_password_changed_at", "_password_history", "_tombstone", "_session_token",
 })
 QUERY_PARAMS = frozenset({
     "where", "order", "limit", "skip", "keys", "excludeKeys", "include", "includeAll", "count",

@@ -70,6 +70,33 @@ describe('sign up, log in, become, log out', () => {
     assert.ok(session.get('expiresAt') instanceof Date);
   });
 
+  test('refreshing the current user keeps its session token', async () => {
+    const { user, token } = await newUser('refresh');
+    const current = Parse.User.current();
+    await current.fetch();
+    assert.equal(current.getSessionToken(), token);
+    assert.equal(Parse.User.current().getSessionToken(), token);
+    const me = await Parse.User.me(token);
+    assert.equal(me.id, user.id);
+    assert.equal(me.getSessionToken(), token);
+    const queried = await new Parse.Query(Parse.User).get(user.id);
+    assert.equal(queried.getSessionToken(), token);
+    assert.equal(Parse.User.current().getSessionToken(), token);
+    const found = await new Parse.Query(Parse.User).equalTo('objectId', user.id).first();
+    assert.equal(found.id, user.id);
+    assert.equal(Parse.User.current().getSessionToken(), token);
+    // the token still works after every refresh
+    assert.equal((await Parse.User.become(token)).id, user.id);
+  });
+
+  test('wrong-typed credentials match nobody', async () => {
+    await rejectsWith(Parse.User.logIn('nobody-' + unique('x'), 'pw'), Parse.Error.OBJECT_NOT_FOUND,
+      'Invalid username/password.');
+    const anon = new Parse.User();
+    await rejectsWith(anon.save({ authData: { anonymous: { id: 5 } } }), Parse.Error.INVALID_VALUE,
+      "Invalid authData id for provider 'anonymous'.");
+  });
+
   test('anonymous login creates a linked user once per id', async () => {
     const user = await Parse.AnonymousUtils.logIn();
     assert.ok(Parse.AnonymousUtils.isLinked(user));

@@ -78,6 +78,9 @@ class MongoAdapter:
         await self._col(class_name).update_many({}, {"$unset": {key: ""}})
 
     # ---------------------------------------------------------- objects
+    def as_read(self, fields: Fields, obj: dict) -> dict:
+        return transform.decode_object(fields, transform.encode_object(fields, obj), self.file_url)
+
     async def create(self, class_name: str, fields: Fields, obj: dict) -> None:
         doc = transform.encode_object(fields, obj)
         try:

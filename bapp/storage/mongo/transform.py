@@ -501,5 +501,5 @@ def encode_projection(fields: Fields, keys: list[str]) -> dict:
         elif root == "authData":
             continue
         else:
-            proj[root] = 1
+            proj[_TOP_RENAMES.get(root, root)] = 1
     return proj
