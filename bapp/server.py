@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bapp import apps, livequery
+from bapp import apps, cluster, livequery
 from bapp.cloud import loader as cloud_loader
 from bapp.config import Settings
 from bapp.core.engine import Engine
@@ -69,6 +69,14 @@ def attach_schema_files(engine: Engine) -> None:
     engine.startup_tasks.append(schema_apply.startup_task(files))
 
 
+def attach_defined_schemas(engine: Engine) -> None:
+    """Parse Server's ``schema`` option (definitions from the config file)."""
+    if engine.settings.schema_options:
+        from bapp.core import schema_defined
+
+        engine.startup_tasks.append(schema_defined.startup_task(engine.settings.schema_options))
+
+
 def attach_admin(engine: Engine) -> None:
     """Creates the first admin user at start-up when one is configured."""
     settings = engine.settings
@@ -84,11 +92,16 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
         attach_files(engine)
     attach_mail(engine)  # raises AccountConfigError / MailConfigError on bad account options
     attach_schema_files(engine)  # raises SchemaFileError (file and JSON path) on an invalid file
+    attach_defined_schemas(engine)
     attach_admin(engine)  # after the schema files, which create the app's roles
     cloud = cloud_loader.install(engine, settings)  # raises CloudLoadError (file:line) on bad code
-    live = livequery.install(engine)
+    bus = cluster.build_bus(settings)
+    origin = cluster.new_origin()
+    live = livequery.install(engine, cluster.live_hub(bus, settings, origin) if bus else None)
     app = create_app(engine, build_router(), websocket=live.handle, extra_routes=_extra_routes)
     livequery.attach_to(app, live)
+    if bus is not None:
+        cluster.attach(app, engine, bus, origin)
     app.on_startup.append(cloud.on_startup)
     app.on_shutdown.append(cloud.on_shutdown)
     app.on_shutdown.append(_drain_mail)
