@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bapp import apps, cluster, livequery
+from bapp import apps, cluster, console, livequery
 from bapp.cloud import loader as cloud_loader
 from bapp.config import Settings
 from bapp.core.engine import Engine
@@ -98,7 +98,13 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
     bus = cluster.build_bus(settings)
     origin = cluster.new_origin()
     live = livequery.install(engine, cluster.live_hub(bus, settings, origin) if bus else None)
-    app = create_app(engine, build_router(), websocket=live.handle, extra_routes=_extra_routes)
+
+    def extra_routes(web_app: web.Application, mount: str) -> None:
+        file_routes.register(web_app, mount)
+        page_routes.register(web_app, mount)
+        console.register(web_app, settings)
+
+    app = create_app(engine, build_router(), websocket=live.handle, extra_routes=extra_routes)
     livequery.attach_to(app, live)
     if bus is not None:
         cluster.attach(app, engine, bus, origin)
@@ -106,11 +112,6 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
     app.on_shutdown.append(cloud.on_shutdown)
     app.on_shutdown.append(_drain_mail)
     return app
-
-
-def _extra_routes(app: web.Application, mount: str) -> None:
-    file_routes.register(app, mount)
-    page_routes.register(app, mount)
 
 
 async def _drain_mail(app: web.Application) -> None:
@@ -122,8 +123,11 @@ async def _drain_mail(app: web.Application) -> None:
 
 
 def banner(settings: Settings) -> str:
-    url = f"http://{settings.host}:{settings.port}{settings.mount_path}"
-    return f"bapp {settings.app_id} listening on {url}"
+    origin = f"http://{settings.host}:{settings.port}"
+    text = f"bapp {settings.app_id} listening on {origin}{settings.mount_path}"
+    if console.enabled(settings):
+        text += f"\nconsole: {origin}{console.base_path(settings)}/"
+    return text
 
 
 def warnings(settings: Settings) -> list[str]:

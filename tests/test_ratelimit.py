@@ -256,3 +256,10 @@ def test_client_ip_as_express_computes_it(trust, forwarded, expected):
     from bapp.http.envelope import client_ip
 
     assert client_ip(_FakeRequest("10.0.0.9", forwarded), trust) == expected
+
+
+async def test_a_query_string_does_not_slip_past_a_limit(make_api):
+    api = await make_api(rate_limits=rules({"requestPath": "/classes/A", "requestTimeWindow": 10_000,
+                                            "requestCount": 1, "includeInternalRequests": True}))
+    assert (await api.get("/classes/A", {"where": {"n": 1}})).status == 200
+    assert tuple(await api.get("/classes/A", {"limit": 1})) == LIMITED

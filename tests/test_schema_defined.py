@@ -17,7 +17,8 @@ PRODUCT = {
                "supplier": {"type": "Pointer", "targetClass": "Supplier"}},
     "indexes": {"name_1": {"name": 1}},
     "classLevelPermissions": {"find": {"*": True}, "get": {"*": True}, "create": {"*": True},
-                              "update": {"*": True}, "delete": {}, "count": {"*": True}, "addField": {"*": True}},
+                              "update": {"*": True}, "delete": {"role:admin": True}, "count": {"*": True},
+                              "addField": {"*": True}},
 }
 SUPPLIER = {"className": "Supplier", "fields": {"title": {"type": "String"}}}
 
@@ -42,6 +43,9 @@ async def test_definitions_are_created_at_start_up(api):
     # addField is always emptied, as Parse Server's migrations do
     assert reply.body["classLevelPermissions"]["addField"] == {}
     assert reply.body["classLevelPermissions"]["find"] == {"*": True}
+    assert reply.body["classLevelPermissions"]["delete"] == {"role:admin": True}
+    # a role named in a CLP is not created (Parse Server does not create it either)
+    assert (await api.get("/roles", master=True)).body["results"] == []
     created = await api.post("/classes/Product", {"name": "Widget"})
     assert created.status == 201, created.body
     assert (await api.get(f"/classes/Product/{created.body['objectId']}")).body["price"] == 0

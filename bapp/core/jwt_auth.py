@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ import jwt
 
 from bapp import errors
 from bapp.errors import ParseError
+
+log = logging.getLogger("bapp.auth")
 
 APPLE = {"issuer": ["https://appleid.apple.com"], "jwksUrl": "https://appleid.apple.com/auth/keys",
          "tokenField": "token", "issuerMessage": "id token not issued by correct OpenID provider - expected: "
@@ -135,8 +138,9 @@ class JwtProvider:
         try:
             document = await asyncio.to_thread(_get_json, self.jwks_url)
             keys = {jwk.get("kid"): jwt.PyJWK.from_json(json.dumps(jwk)).key for jwk in document.get("keys", [])}
-        except (OSError, ValueError, AttributeError, TypeError, jwt.PyJWTError):
+        except (OSError, ValueError, AttributeError, TypeError, jwt.PyJWTError) as exc:
             # The keys we had stay; a token naming an unknown key fails.
+            log.warning("auth.%s: cannot read the keys at %s: %r", self.name, self.jwks_url, exc)
             return
         self._keys = keys
 

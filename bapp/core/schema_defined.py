@@ -97,7 +97,19 @@ def to_document(definitions: list) -> dict:
         if indexes:
             entry["indexes"] = indexes
         classes.append(entry)
-    return {"app": "parse_server_schema", "classes": classes}
+    # Roles named in CLPs are listed so the file checks pass; they are not
+    # created (Parse Server does not create them either, see migrate).
+    return {"app": "parse_server_schema", "roles": sorted(_clp_roles(classes)), "classes": classes}
+
+
+def _clp_roles(classes: list) -> set[str]:
+    roles = set()
+    for entry in classes:
+        clp = entry.get("classLevelPermissions") if isinstance(entry, dict) else None
+        for perms in (clp or {}).values():
+            if isinstance(perms, dict):
+                roles.update(k[len("role:"):] for k in perms if isinstance(k, str) and k.startswith("role:"))
+    return roles
 
 
 def _same_type(a: dict, b: dict) -> bool:
@@ -156,6 +168,7 @@ async def migrate(engine: Engine, options: dict) -> None:
     await engine.schemas.load()
     if definitions:
         document = schema_files.validate_schema_document(to_document(definitions), SOURCE)
+        document["roles"] = []
         for definition, entry in zip(definitions, document["classes"], strict=True):
             await _prepare_class(engine, options, definition, entry)
         await schema_apply.apply_files(engine, [(SOURCE, document)])

@@ -79,10 +79,9 @@ describe('sign up, log in, become, log out', () => {
     const me = await Parse.User.me(token);
     assert.equal(me.id, user.id);
     assert.equal(me.getSessionToken(), token);
-    // The SDK's Query.get is a find, and a find of one's own user carries
-    // no session token (only GET /classes/_User/<id> does, as Parse Server):
-    // the current user keeps its own.
     const queried = await new Parse.Query(Parse.User).get(user.id);
+    // A query is a find: Parse Server sends no session token in finds (only a get of
+    // one's own user carries it), and in Node the queried copy shares no state with current().
     assert.equal(queried.id, user.id);
     assert.equal(queried.getSessionToken(), undefined);
     assert.equal(Parse.User.current().getSessionToken(), token);
