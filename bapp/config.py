@@ -11,6 +11,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bapp.config_accounts import (
+    ACCOUNT_OPTIONS,
+    AccountConfigError,
+    AccountLockout,
+    EmailSettings,
+    PagesSettings,
+    PasswordPolicy,
+    apply_account_option,
+    validate_account_settings,
+)
+
 DEFAULT_MASTER_KEY = "bapp-master-key"
 DEFAULT_APP_ID = "bapp"
 
@@ -99,6 +110,12 @@ class Settings:
     redis_url: str | None = None  # the bus between instances (LiveQuery events, cache invalidation)
     workers: int = 1  # processes serving one port (bapp.cluster.workers)
     limits: Limits = field(default_factory=Limits)
+    # e-mail verification, password reset, password policy, lockout (config_accounts.py)
+    app_name: str | None = None
+    email: EmailSettings = field(default_factory=EmailSettings)
+    password_policy: PasswordPolicy | None = None
+    account_lockout: AccountLockout | None = None
+    pages: PagesSettings = field(default_factory=PagesSettings)
     # idempotencyOptions: path regexes (none = off) and record lifetime in seconds
     idempotency_paths: list[str] = field(default_factory=list)
     idempotency_ttl: int = 300
@@ -225,7 +242,6 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "logLevel": "log_level",
     "allowOrigin": "allow_origin",
     "webhookKey": "webhook_key",
-    "appName": None,
     "verbose": None,
     "silent": None,
     "liveQuery": None,
@@ -259,12 +275,11 @@ _PARSE_OPTIONS: dict[str, str | None] = {
 # their own message, since silently dropping one (a password policy, an
 # email adapter) would change what the deployment enforces.
 _UNSUPPORTED_PARSE_OPTIONS = frozenset({
-    "accountLockout", "passwordPolicy", "emailAdapter", "verifyUserEmails",
-    "preventLoginWithUnverifiedEmail", "preventSignupWithUnverifiedEmail", "filesAdapter",
+    "filesAdapter",
     "databaseAdapter", "cacheAdapter", "analyticsAdapter", "loggerAdapter", "oauth",
     "maintenanceKey", "maintenanceKeyIps",
     "graphQLSchema",
-    "extendSessionOnUse", "allowExpiredAuthDataToken", "preserveFileName", "customPages", "pages",
+    "extendSessionOnUse", "allowExpiredAuthDataToken", "preserveFileName",
     "routeAllowList", "readOnlyMasterKeyIps", "requestKeywordDenylist", "security",
 })
 
@@ -301,10 +316,16 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
     if unsupported:
         raise ConfigError(f"{path}: Parse Server option(s) bapp does not support: {', '.join(unsupported)} "
                           "(remove them, or keep that deployment on Parse Server)")
-    unknown = sorted(k for k in data if k not in _PARSE_OPTIONS)
+    unknown = sorted(k for k in data if k not in _PARSE_OPTIONS and k not in ACCOUNT_OPTIONS)
     if unknown:
         raise ConfigError(f"{path}: unknown option(s): {', '.join(unknown)}")
     for key, value in data.items():
+        if key in ACCOUNT_OPTIONS:
+            try:
+                apply_account_option(settings, key, value)
+            except AccountConfigError as exc:
+                raise ConfigError(f"{path}: {exc}") from None
+            continue
         target = _PARSE_OPTIONS[key]
         if key == "maxLimit":
             settings.limits.max_limit = int(value)
@@ -327,6 +348,10 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
             setattr(settings, target, "/" + str(value).strip("/"))
         elif target:
             setattr(settings, target, value)
+    try:
+        validate_account_settings(settings)
+    except AccountConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 _FILE_UPLOAD_FLAGS = (("enableForPublic", "file_upload_public", False),
@@ -382,13 +407,15 @@ def _apply_structured(settings: Settings, key: str, value: Any, base: Path, path
 
 
 _ENV_TYPES = {f.name: f.type for f in fields(Settings)}
+# Settings that are dataclasses themselves: set from a config file, not one variable.
+_NESTED_SETTINGS = frozenset({"limits", "email", "password_policy", "account_lockout", "pages"})
 
 
 def apply_env(settings: Settings, environ: dict[str, str] | None = None) -> None:
     """Reads ``BAPP_<SETTING>`` variables (e.g. ``BAPP_MASTER_KEY``)."""
     environ = os.environ if environ is None else environ
     for f in fields(Settings):
-        if f.name == "limits":
+        if f.name in _NESTED_SETTINGS:
             continue
         raw = environ.get("BAPP_" + f.name.upper())
         if raw is None:
