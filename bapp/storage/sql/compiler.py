@@ -6,10 +6,11 @@ How to use it (an adapter)::
     c = Compiler(PostgresDialect(), "Item", fields, columns)
     sql = f'SELECT {c.select_list(keys)} FROM {c.table} WHERE {c.where(where)}'
     sql += c.order_by(order) + c.limit(limit, skip)
-    rows = await conn.fetch(sql, *c.params)
+    sql, params = c.finish(sql)          # drops values a folded constraint left unused
+    rows = await conn.fetch(sql, *params)
 
-``c.params`` holds the bound values in placeholder order. One Compiler
-builds one statement. Its methods return SQL fragments; everything database
+One Compiler builds one statement (``columns``: the table's real columns,
+so a key without a column is "missing" rather than an SQL error). Its methods return SQL fragments; everything database
 specific goes through the :class:`~bapp.storage.sql.dialect.Dialect`.
 
 The rules it keeps:
