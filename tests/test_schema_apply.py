@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import subprocess
+import tempfile
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -291,7 +292,9 @@ def test_merge_warns_when_a_later_file_overrides():
 # ---------------------------------------------------------------- the command line
 
 def run_bapp(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BAPP_MASTER_KEY": "k"}
+    # The embedded store's data goes to a directory of its own, never the checkout.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BAPP_MASTER_KEY": "k",
+           "BAPP_DATA_DIR": tempfile.mkdtemp(prefix="bapp-cli-")}
     return subprocess.run([sys.executable, "-m", "bapp", *args], capture_output=True, text=True,
                           timeout=60, env=env, cwd=ROOT)
 
