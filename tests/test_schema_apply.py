@@ -7,8 +7,8 @@ import asyncio
 import json
 import os
 import subprocess
-import tempfile
 import sys
+import tempfile
 from contextlib import asynccontextmanager
 from pathlib import Path
 
