@@ -309,7 +309,8 @@ class PostgresAdapter:
     # ------------------------------------------------------------ indexes
     async def ensure_index(self, class_name: str, fields: Fields, spec: dict, name: str | None = None,
                            unique: bool = False, case_insensitive: bool = False) -> None:
-        await self._ensure(class_name, fields, list(spec))
+        # Index specs may name a pointer as MongoDB does (_p_<field>): its column is the field.
+        await self._ensure(class_name, fields, [k[3:] if k.startswith("_p_") and k[3:] in fields else k for k in spec])
         if name and not unique and await self._index_owner(name) not in (None, class_name):
             # Index names are unique per PostgreSQL schema; Parse Server then
             # silently skips the index. bapp builds it under the class's own
