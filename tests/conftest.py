@@ -29,9 +29,9 @@ from bapp.model import types
 from bapp.server import build_app
 
 try:
-    from stores import STORES, PostgresStore
+    from stores import STORES, PostgresStore, stores_for
 except ImportError:  # imported as tests.conftest
-    from tests.stores import STORES, PostgresStore
+    from tests.stores import STORES, PostgresStore, stores_for
 
 APP_ID = "test-app"
 MASTER_KEY = "test-master-key"
@@ -59,7 +59,7 @@ def _touches_storage(metafunc: pytest.Metafunc) -> bool:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if _touches_storage(metafunc):
-        metafunc.parametrize("bapp_store", list(STORES), indirect=True)
+        metafunc.parametrize("bapp_store", stores_for(metafunc.module.__name__), indirect=True)
 
 
 @pytest.fixture(autouse=True)
