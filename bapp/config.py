@@ -77,6 +77,9 @@ class Settings:
     file_denied_extensions: list[str] | None = None  # None = bapp's default deny list
     file_denied_types: list[str] | None = None  # None = bapp's default deny list
     allow_origin: str = "*"
+    # Parse Server 9's enableSanitizedErrorResponse: permission refusals
+    # answer "Permission denied", their details go to the server log.
+    sanitized_errors: bool = True
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -130,6 +133,7 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "cloud": "cloud_path",
     "logLevel": "log_level",
     "allowOrigin": "allow_origin",
+    "enableSanitizedErrorResponse": "sanitized_errors",
     "appName": None,
     "verbose": None,
     "silent": None,

@@ -40,7 +40,7 @@ async def class_schema(engine: Engine, class_name: str, auth: Auth) -> ClassSche
         return ClassSchema(class_name, builtin_fields(class_name))
     if auth.master or engine.settings.allow_client_class_creation:
         return None
-    raise ParseError(errors.OPERATION_FORBIDDEN, f"This user is not allowed to access non-existent class: {class_name}")
+    raise errors.denied(errors.OPERATION_FORBIDDEN, f"This user is not allowed to access non-existent class: {class_name}")
 
 
 async def find(engine: Engine, class_name: str, opts: QueryOptions, auth: Auth, *, op: str = "find",
@@ -80,7 +80,7 @@ async def find(engine: Engine, class_name: str, opts: QueryOptions, auth: Auth, 
         where = perms.and_where(where, perms.read_acl_constraint(group))
         if class_name == "_Session":
             if not auth.user:
-                raise ParseError(errors.INVALID_SESSION_TOKEN, "Invalid session token")
+                raise errors.denied(errors.INVALID_SESSION_TOKEN, "Invalid session token")
             where = perms.and_where(where, {"user": auth.user_pointer})
 
     if opts.explain:
@@ -185,11 +185,14 @@ def check_protected_query(engine: Engine, schema: ClassSchema, auth: Auth, group
         hidden |= {"password", "authData", "sessionToken"}
     if not hidden:
         return
-    used = [k.split(".", 1)[0] for k in walk_keys(where)]
-    used += [k.lstrip("-").split(".", 1)[0] for k in opts.order]
-    for key in used:
-        if key in hidden:
-            raise ParseError(errors.OPERATION_FORBIDDEN, f"This user is not allowed to query {key} on class {schema.class_name}")
+    for key in walk_keys(where):
+        if key.split(".", 1)[0] in hidden:
+            raise errors.denied(errors.OPERATION_FORBIDDEN, f"This user is not allowed to query {key} on class {schema.class_name}")
+    for key in opts.order:
+        key = key[1:] if key.startswith("-") else key
+        if key.split(".", 1)[0] in hidden:
+            raise errors.denied(errors.OPERATION_FORBIDDEN,
+                                f"This user is not allowed to sort by {key} on class {schema.class_name}")
 
 
 # ------------------------------------------------------------------ sub-queries
@@ -266,8 +269,8 @@ async def _related_to(engine: Engine, value: dict, auth: Auth) -> list[str]:
             group = await engine.auth.acl_group(auth)
             merged, applicable = perms.protected_sets(owner_schema, engine.settings.protected_fields, auth, group)
             if value["key"].split(".", 1)[0] in perms.hidden_fields(merged, applicable, None, None):
-                raise ParseError(errors.OPERATION_FORBIDDEN,
-                                 f"This user is not allowed to query {value['key']} on class {owner['className']}")
+                raise errors.denied(errors.OPERATION_FORBIDDEN,
+                                    f"This user is not allowed to query {value['key']} on class {owner['className']}")
     try:
         owner_rows = await _run_sub(engine, owner["className"], {"objectId": owner["objectId"]}, auth, 0,
                                     ["objectId"])

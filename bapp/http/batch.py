@@ -63,15 +63,16 @@ async def batch(req: ApiRequest) -> ApiResponse:
         subs.append(replace(req, method=method, path=path, params={}, query={},
                             body=body if body is not None else {}, in_batch=True))
     gate = asyncio.Semaphore(CONCURRENCY)
+    sanitize = req.settings.sanitized_errors
 
     async def run(sub: ApiRequest) -> dict:
         async with gate:
             try:
                 result = await dispatcher.run(sub)
             except ParseError as exc:
-                return {"error": exc.to_json()}
+                return {"error": exc.to_json(sanitize)}
             except HTTPError as exc:
-                return {"error": {"code": errors.OPERATION_FORBIDDEN, "error": exc.message}}
+                return {"error": {"code": errors.OPERATION_FORBIDDEN, "error": errors.client_message(exc, sanitize)}}
             return {"success": result.body}
 
     return ApiResponse(list(await asyncio.gather(*(run(s) for s in subs))))

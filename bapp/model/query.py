@@ -192,6 +192,10 @@ class WhereValidator:
     def _logical(self, key: str, value: Any, depth: int) -> list[dict]:
         # A real list only: an array-like object ({"0": ..., "length": 1})
         # must not slip through as a plain constraint.
+        if not isinstance(value, list) and not self.master:
+            # Parse Server 9 refuses this for clients before validating the
+            # query, with a sanitized message (its quirk, copied).
+            raise errors.denied(errors.INVALID_QUERY, f"{key} must be an array")
         if not isinstance(value, list) or (key == "$nor" and not value):
             if key == "$nor":
                 raise ParseError(errors.INVALID_QUERY, "Bad $nor format - use an array of at least 1 value.")

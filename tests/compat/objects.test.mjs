@@ -795,7 +795,7 @@ describe('errors', () => {
   test('a client cannot create a class (allowClientClassCreation is off)', async () => {
     const name = unique('CompatNoClass');
     await rejectsWith(new Parse.Object(name).save({ a: 1 }), Parse.Error.OPERATION_FORBIDDEN,
-      `This user is not allowed to access non-existent class: ${name}`);
+      'Permission denied');
   });
 
   test('a nested key with $ or . rejects with 121', async () => {
@@ -809,7 +809,7 @@ describe('errors', () => {
   test('querying a class that does not exist: 119 for a client, nothing for the master key', async () => {
     const name = unique('CompatAbsent');
     await rejectsWith(new Parse.Query(name).find(), Parse.Error.OPERATION_FORBIDDEN,
-      `This user is not allowed to access non-existent class: ${name}`);
+      'Permission denied');
     assert.deepEqual(await new Parse.Query(name).find({ useMasterKey: true }), []);
     assert.equal(await new Parse.Query(name).count({ useMasterKey: true }), 0);
   });
