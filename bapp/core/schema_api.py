@@ -235,9 +235,23 @@ def validate_clp(clp: Any, fields: dict[str, dict], *, custom_ids: bool = False)
                     # Parse Server's message names the operation object here.
                     _check_pointer_field(name, fields, operation)
                 continue
-            if permit is not True:
-                raise _invalid(f"'{js_text(permit)}' is not a valid value for class level permissions "
-                               f"{op_key}:{entity}:{js_text(permit)}")
+            if op_key == "ACL":
+                _check_acl_entry(permit)
+            elif permit is not True:
+                raise _invalid(f"'{js_text(permit)}' is not a valid value for class level permissions acl "
+                               f"{op_key}:{entity}")
+
+
+def _check_acl_entry(permit: Any) -> None:
+    """One entry of the CLP ``ACL`` (the default ACL of new objects)."""
+    if not isinstance(permit, dict):
+        raise _invalid(f"'{js_text(permit)}' is not a valid value for class level permissions acl")
+    bad_keys = [k for k in permit if k not in ("read", "write")]
+    if bad_keys:
+        raise _invalid(f"'{','.join(bad_keys)}' is not a valid key for class level permissions acl")
+    bad_values = [v for v in permit.values() if not isinstance(v, bool)]
+    if bad_values:
+        raise _invalid(f"'{js_text(bad_values)}' is not a valid value for class level permissions acl")
 
 
 def _check_protected(operation: Any, fields: dict[str, dict], user_id: re.Pattern) -> None:
