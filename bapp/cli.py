@@ -29,6 +29,8 @@ _FLAGS = {
     "files_path": ("--files-path", str),
     "admin_username": ("--admin-username", str),
     "admin_password": ("--admin-password", str),
+    "redis_url": ("--redis-url", str),
+    "workers": ("--workers", int),
 }
 
 
@@ -71,32 +73,54 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def serve(args: argparse.Namespace) -> int:
+def serve(args: argparse.Namespace, argv: list[str]) -> int:
     from aiohttp import web
 
     from bapp import server
+    from bapp.cluster import workers
     from bapp.core.schema_apply import SchemaApplyError
     from bapp.core.schema_files import SchemaFileError
 
     try:
         settings = settings_from_args(args)
+        if settings.workers > 1 and not workers.is_worker():
+            return supervise(settings, argv)
         app = server.build_app(settings)
     except (ConfigError, ValueError, SchemaFileError) as exc:
         print(f"bapp: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    for line in server.warnings(settings):
-        print(line, file=sys.stderr)
-    print(server.banner(settings), flush=True)
+    if workers.worker_index() == 0:
+        for line in server.warnings(settings):
+            print(line, file=sys.stderr)
+        print(server.banner(settings), flush=True)
+
+    async def ready(_: web.Application) -> None:
+        workers.signal_ready()
+
+    app.on_startup.append(ready)  # last: after the engine and cloud code have started
+    inherited = workers.inherited_socket()
+    listen = {"sock": inherited} if inherited else {
+        "host": settings.host, "port": settings.port, "reuse_port": workers.is_worker() or None}
     # Long query strings (REST clients put `where` in the URL) need more than
     # aiohttp's 8 KiB request-line default.
     try:
-        web.run_app(app, host=settings.host, port=settings.port, print=None,
-                    max_line_size=65536, max_field_size=65536)
+        web.run_app(app, print=None, max_line_size=65536, max_field_size=65536, **listen)
     except SchemaApplyError as exc:  # schema files conflict with the stored schema
         print(f"bapp: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def supervise(settings: Settings, argv: list[str]) -> int:
+    """``--workers N`` above 1: N worker processes on one port."""
+    from bapp.cluster import workers
+
+    if settings.in_memory:
+        raise ConfigError("--workers above 1 needs a database that several processes share (SQLite or "
+                          "PostgreSQL): the in-memory store lives inside one process")
+    return workers.supervise(argv, settings.workers, settings.host, settings.port,
+                             use_relay=not settings.redis_url)
 
 
 def schema_command(args: argparse.Namespace) -> int:
@@ -130,9 +154,10 @@ def create_admin(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        return serve(args)
+        return serve(args, argv)
     if args.command == "create-admin":
         return create_admin(args)
     return schema_command(args)

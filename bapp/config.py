@@ -80,6 +80,8 @@ class Settings:
     # Parse Server 9's enableSanitizedErrorResponse: permission refusals
     # answer "Permission denied", their details go to the server log.
     sanitized_errors: bool = True
+    redis_url: str | None = None  # the bus between instances (LiveQuery events, cache invalidation)
+    workers: int = 1  # processes serving one port (bapp.cluster.workers)
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -138,6 +140,7 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "verbose": None,
     "silent": None,
     "liveQuery": None,
+    "liveQueryServerOptions": None,
     "fileUpload": None,
     "startLiveQueryServer": None,
     "directAccess": None,
@@ -208,6 +211,11 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
         elif key == "liveQuery":
             classes = (value or {}).get("classNames")
             settings.live_query_classes = list(classes) if classes is not None else None
+            if (value or {}).get("redisURL"):
+                settings.redis_url = str(value["redisURL"])
+        elif key == "liveQueryServerOptions":
+            if (value or {}).get("redisURL"):
+                settings.redis_url = str(value["redisURL"])
         elif key == "fileUpload":
             value = value or {}
             settings.file_upload_public = bool(value.get("enableForPublic", False))

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bapp import apps, livequery
+from bapp import apps, cluster, livequery
 from bapp.cloud import loader as cloud_loader
 from bapp.config import Settings
 from bapp.core.engine import Engine
@@ -73,9 +73,13 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
     attach_schema_files(engine)  # raises SchemaFileError (file and JSON path) on an invalid file
     attach_admin(engine)  # after the schema files, which create the app's roles
     cloud = cloud_loader.install(engine, settings)  # raises CloudLoadError (file:line) on bad code
-    live = livequery.install(engine)
+    bus = cluster.build_bus(settings)
+    origin = cluster.new_origin()
+    live = livequery.install(engine, cluster.live_hub(bus, settings, origin) if bus else None)
     app = create_app(engine, build_router(), websocket=live.handle, extra_routes=file_routes.register)
     livequery.attach_to(app, live)
+    if bus is not None:
+        cluster.attach(app, engine, bus, origin)
     app.on_startup.append(cloud.on_startup)
     app.on_shutdown.append(cloud.on_shutdown)
     return app

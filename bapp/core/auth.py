@@ -2,7 +2,11 @@
 
 Sessions and role sets are cached in-process (they are read on nearly every
 request) and invalidated by the write pipeline when ``_Session``, ``_User``
-or ``_Role`` objects change; a short TTL bounds staleness across instances.
+or ``_Role`` objects change. Each invalidation is also announced through
+``engine.announce`` so that other instances on the same database drop the
+same entries (``bapp.cluster``); a short TTL bounds staleness where no
+announcement can arrive (instances without a shared bus, or a bus that is
+down, when the cluster layer shortens it further).
 A load that was under way while the cache was invalidated is used for its
 own request but not cached, so a revoked session or a removed role never
 comes back from a slow read."""
@@ -84,6 +88,8 @@ class AuthService:
         self._role_gen = 0
         self.role_loads = 0
         self.session_loads = 0
+        self.session_ttl = SESSION_TTL
+        self.role_ttl = ROLE_TTL
 
     # ------------------------------------------------------------ sessions
     async def user_for_token(self, token: Any) -> dict:
@@ -92,13 +98,13 @@ class AuthService:
             raise ParseError(errors.INVALID_SESSION_TOKEN, "Invalid session token")
         cached = self._sessions.get(token)
         now = time.monotonic()
-        if cached and now - cached[0] < SESSION_TTL:
+        if cached and now - cached[0] < self.session_ttl:
             _, user, expires = cached
         else:
             gen = self._session_gen
             user, expires = await self._load_session(token)
             if gen == self._session_gen:
-                _bounded_put(self._sessions, token, (now, user, expires), SESSION_TTL)
+                _bounded_put(self._sessions, token, (now, user, expires), self.session_ttl)
         # Expiry is checked on every use, cached or not.
         if expires is not None and expires <= datetime.now(UTC):
             raise ParseError(errors.INVALID_SESSION_TOKEN, "Session token is expired.")
@@ -123,6 +129,12 @@ class AuthService:
         return users[0], moment
 
     def forget_session(self, token: str | None = None) -> None:
+        """Drops one cached session (every one for ``None``), here and on the
+        other instances."""
+        self.drop_session(token)
+        self.engine.announce("session", token)
+
+    def drop_session(self, token: str | None = None) -> None:
         self._session_gen += 1
         if token is None:
             self._sessions.clear()
@@ -130,6 +142,12 @@ class AuthService:
             self._sessions.pop(token, None)
 
     def forget_user(self, user_id: str) -> None:
+        """Drops the cached sessions of a user (changed or deleted), here and
+        on the other instances."""
+        self.drop_user(user_id)
+        self.engine.announce("user", user_id)
+
+    def drop_user(self, user_id: str) -> None:
         self._session_gen += 1
         for token in [t for t, (_, u, _) in self._sessions.items() if u.get("objectId") == user_id]:
             del self._sessions[token]
@@ -145,7 +163,7 @@ class AuthService:
             return auth.roles
         cached = self._roles.get(user_id)
         now = time.monotonic()
-        if cached and now - cached[0] < ROLE_TTL:
+        if cached and now - cached[0] < self.role_ttl:
             auth.roles = cached[1]
             return auth.roles
         # Concurrent requests of one user share a single load.
@@ -165,7 +183,7 @@ class AuthService:
         gen = self._role_gen
         names = await self._load_roles(user_id)
         if gen == self._role_gen:
-            _bounded_put(self._roles, user_id, (time.monotonic(), names), ROLE_TTL)
+            _bounded_put(self._roles, user_id, (time.monotonic(), names), self.role_ttl)
         return names
 
     async def _load_roles(self, user_id: str) -> list[str]:
@@ -190,6 +208,12 @@ class AuthService:
         return sorted("role:" + d["name"] for d in docs if isinstance(d.get("name"), str))
 
     def forget_roles(self) -> None:
+        """Drops every cached role set (a role or its membership changed),
+        here and on the other instances."""
+        self.drop_roles()
+        self.engine.announce("roles", None)
+
+    def drop_roles(self) -> None:
         self._role_gen += 1
         self._roles.clear()
         self._role_loading.clear()

@@ -29,11 +29,20 @@ class NullHub:
         return None
 
 
+def _announce_nowhere(kind: str, key: str | None) -> None:
+    """A single instance has nobody to tell about a cache invalidation."""
+
+
 class Engine:
     def __init__(self, settings: Settings, storage: Any, triggers: Registry | None = None) -> None:
         self.settings = settings
         self.storage = storage
+        # Tells other instances on the same database which cached entries a
+        # change made stale: (kind, key), kind one of "session", "user",
+        # "roles", "schema". Replaced by ``bapp.cluster`` when a bus exists.
+        self.announce: Callable[[str, str | None], None] = _announce_nowhere
         self.schemas = SchemaCache(storage)
+        self.schemas.on_change = lambda class_name: self.announce("schema", class_name)
         self.auth = AuthService(self)
         self.triggers = triggers or Registry()
         self.hub: Hub = NullHub()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +163,9 @@ class SchemaCache:
         self._lock = asyncio.Lock()
         self._loaded_at = 0.0
         self.loads = 0  # database loads, for round-trip tests
+        # Told the class name after every stored change (other instances
+        # reload on hearing of it: ``bapp.cluster``).
+        self.on_change: Callable[[str], None] | None = None
 
     @property
     def lock(self) -> asyncio.Lock:
@@ -195,6 +199,7 @@ class SchemaCache:
         self.classes[schema.class_name] = schema
         if schema.class_name not in types.VOLATILE_CLASSES:
             await self.storage.save_schema(schema.class_name, to_db(schema))
+            self._changed(schema.class_name)
 
     async def ensure_class(self, class_name: str) -> ClassSchema:
         async with self._lock:
@@ -223,6 +228,11 @@ class SchemaCache:
 
     async def drop(self, class_name: str) -> None:
         self.classes.pop(class_name, None)
+        self._changed(class_name)
+
+    def _changed(self, class_name: str) -> None:
+        if self.on_change is not None:
+            self.on_change(class_name)
 
 
 def mismatch(class_name: str, name: str, expected: dict, got: dict | None) -> ParseError:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -104,6 +104,9 @@ class InProcessHub:
         except (TypeError, orjson.JSONEncodeError):  # never fail a committed write
             log.exception("cannot snapshot a %s event", class_name)
             return
+        await self._enqueue(event)
+
+    async def _enqueue(self, event: tuple[str, dict | None, dict | None]) -> None:
         queue = self._ensure_running()
         self.published += 1
         if queue.full():
@@ -146,3 +149,45 @@ class InProcessHub:
             except (asyncio.CancelledError, Exception):
                 pass
             self._task = None
+
+
+class ClusterHub(InProcessHub):
+    """A hub for several instances: each committed write is matched here
+    for this instance's subscribers and published once on the bus; the
+    other instances match it for theirs. An instance ignores its own
+    messages, so every subscription gets each event exactly once."""
+
+    def __init__(self, bus: Any, channel: str, origin: str, live_classes: list[str] | None = None,
+                 queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
+        super().__init__(live_classes, queue_size)
+        self.bus = bus
+        self.channel = channel
+        self.origin = origin
+        self.received = 0
+        bus.subscribe(channel, self.on_message)
+
+    async def publish(self, class_name: str, original: dict | None, current: dict | None) -> None:
+        if self._closed or not self.is_live(class_name):
+            return
+        try:
+            payload = orjson.dumps({"o": self.origin, "c": class_name, "b": original, "a": current})
+        except (TypeError, orjson.JSONEncodeError):  # never fail a committed write
+            log.exception("cannot encode a %s event", class_name)
+            return
+        self.bus.publish(self.channel, payload)
+        if self._wanted(class_name):
+            message = orjson.loads(payload)  # the same snapshot the others get
+            await self._enqueue((class_name, message["b"], message["a"]))
+
+    async def on_message(self, payload: bytes) -> None:
+        try:
+            message = orjson.loads(payload)
+            origin, class_name = message["o"], message["c"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.warning("ignoring a malformed LiveQuery event from the bus")
+            return
+        if origin == self.origin or self._closed or not isinstance(class_name, str):
+            return
+        self.received += 1
+        if self._wanted(class_name):
+            await self._enqueue((class_name, message.get("b"), message.get("a")))
