@@ -23,7 +23,7 @@ class Limits:
     include_count: int = 50
     subquery_depth: int = 5
     query_depth: int = 20
-    in_size: int = 10_000
+    in_size: int = 100_000  # well above what clients send (Parse Server has no bound)
     batch_size: int = 1_000
     value_depth: int = 32
     max_limit: int = 0  # 0 = no cap, as Parse Server's default

@@ -174,6 +174,17 @@ def apply_defaults_and_required(schema: ClassSchema, data: dict, *, creating: bo
             raise ParseError(errors.VALIDATION_ERROR, f"{name} is required")
 
 
+def check_create_class_name(engine: Engine, class_name: str, auth: Auth) -> None:
+    """A create in a class whose name is invalid: 119 for a client that may
+    not create classes; otherwise Parse Server's answer when the class it
+    tries to add fails its checks (107, a quirk copied as it is)."""
+    if types.is_valid_class_name(class_name):
+        return
+    if not (auth.master or engine.settings.allow_client_class_creation):
+        raise errors.denied(errors.OPERATION_FORBIDDEN, f"This user is not allowed to access non-existent class: {class_name}")
+    raise ParseError(errors.INVALID_JSON, "schema class name does not revalidate")
+
+
 def apply_clp_acl(schema: ClassSchema, data: dict, auth: Auth) -> bool:
     """Parse Server 9's CLP ``ACL``: a new object without an ACL gets the
     class's default ACL (``currentUser`` standing for the creating user);
@@ -254,7 +265,7 @@ async def run_after(engine: Engine, trigger: str, class_name: str, obj: dict, or
 async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict:
     """Creates one object; returns the response body (plus ``objectId``)."""
     perms.check_class_access(class_name, auth, "create")
-    types.check_class_name(class_name)
+    check_create_class_name(engine, class_name, auth)
     if class_name == "_User":
         users.check_signup_credentials(data)
     body = check_body(engine, class_name, data, creating=True)
