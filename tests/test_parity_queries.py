@@ -240,3 +240,15 @@ async def test_clp_values_parse_server_refuses(api, clp, message):
     await api.post("/classes/Perm", {"a": 1}, master=True)
     reply = await api.put("/schemas/Perm", {"classLevelPermissions": clp}, master=True)
     assert (reply.status, reply.body) == (400, {"code": 107, "error": message})
+
+
+async def test_explicit_null_is_stored_and_returned(api):
+    oid = (await api.post("/classes/Nullable", {"a": None, "b": 1, "n": {"x": None}}, master=True)).body["objectId"]
+    await api.put(f"/classes/Nullable/{oid}", {"b": None}, master=True)
+    got = await api.get(f"/classes/Nullable/{oid}")
+    assert got.body["a"] is None and "a" in got.body
+    assert got.body["b"] is None and "b" in got.body
+    assert got.body["n"] == {"x": None}
+    found = await api.get("/classes/Nullable", params={"where": {"a": None}, "keys": "a,b"})
+    row = found.body["results"][0]
+    assert row["a"] is None and row["b"] is None
