@@ -252,3 +252,10 @@ async def test_explicit_null_is_stored_and_returned(api):
     found = await api.get("/classes/Nullable", params={"where": {"a": None}, "keys": "a,b"})
     row = found.body["results"][0]
     assert row["a"] is None and row["b"] is None
+
+
+async def test_keys_with_a_dotted_path_into_arrays(api):
+    for n, value in ((1, []), (2, [{"subfield": 1, "other": 2}, 5]), (3, None)):
+        await api.post("/classes/Arr", {"number": n, "arrayField": value}, master=True)
+    reply = await api.get("/classes/Arr", params={"keys": "arrayField.subfield", "order": "number"})
+    assert [r.get("arrayField", "missing") for r in reply.body["results"]] == [[], [{"subfield": 1}], None]

@@ -494,6 +494,10 @@ def _trim_sub_keys(row: dict, keys: list[str]) -> None:
         value = row.get(root)
         if subs and isinstance(value, dict) and "__type" not in value:
             row[root] = _project(value, subs)
+        elif subs and isinstance(value, list):
+            # As MongoDB projects into an array: its objects are trimmed, its
+            # other values dropped (Parse objects and pointers are kept).
+            row[root] = [_project(v, subs) if "__type" not in v else v for v in value if isinstance(v, dict)]
 
 
 def _project(value: dict, subs: list[list[str]]) -> dict:
