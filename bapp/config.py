@@ -83,6 +83,18 @@ class Settings:
     redis_url: str | None = None  # the bus between instances (LiveQuery events, cache invalidation)
     workers: int = 1  # processes serving one port (bapp.cluster.workers)
     limits: Limits = field(default_factory=Limits)
+    # idempotencyOptions: path regexes (none = off) and record lifetime in seconds
+    idempotency_paths: list[str] = field(default_factory=list)
+    idempotency_ttl: int = 300
+    # rateLimit rules (bapp.core.ratelimit.RateLimitRule) and trustProxy
+    rate_limits: list[Any] = field(default_factory=list)
+    trust_proxy: Any = False
+    # auth: provider name -> options ("module": a Python file, "jwt", or none for built-ins)
+    auth_providers: dict = field(default_factory=dict)
+    # push: {"module": "path/to/push.py", ...adapter options}; None = /push answers 115
+    push: dict | None = None
+    # schema: Parse Server's defined schemas (definitions, strict, deleteExtraFields, ...)
+    schema_options: dict | None = None
 
     @property
     def in_memory(self) -> bool:
@@ -151,6 +163,12 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "cacheMaxSize": None,
     "collectionPrefix": "collection_prefix",
     "enableInsecureAuthAdapters": None,
+    "idempotencyOptions": "idempotency_paths",
+    "rateLimit": "rate_limits",
+    "trustProxy": "trust_proxy",
+    "auth": "auth_providers",
+    "push": "push",
+    "schema": "schema_options",
     "encodeParseObjectInCloudFunction": None,
 }
 
@@ -160,12 +178,12 @@ _PARSE_OPTIONS: dict[str, str | None] = {
 # email adapter) would change what the deployment enforces.
 _UNSUPPORTED_PARSE_OPTIONS = frozenset({
     "accountLockout", "passwordPolicy", "emailAdapter", "verifyUserEmails",
-    "preventLoginWithUnverifiedEmail", "preventSignupWithUnverifiedEmail", "push", "filesAdapter",
-    "databaseAdapter", "cacheAdapter", "analyticsAdapter", "loggerAdapter", "auth", "oauth",
-    "maintenanceKey", "maintenanceKeyIps", "trustProxy", "idempotencyOptions", "rateLimit",
+    "preventLoginWithUnverifiedEmail", "preventSignupWithUnverifiedEmail", "filesAdapter",
+    "databaseAdapter", "cacheAdapter", "analyticsAdapter", "loggerAdapter", "oauth",
+    "maintenanceKey", "maintenanceKeyIps",
     "mountGraphQL", "graphQLPath", "graphQLSchema", "mountPlayground", "playgroundPath",
     "extendSessionOnUse", "allowExpiredAuthDataToken", "preserveFileName", "customPages", "pages",
-    "routeAllowList", "readOnlyMasterKeyIps", "requestKeywordDenylist", "schema", "security",
+    "routeAllowList", "readOnlyMasterKeyIps", "requestKeywordDenylist", "security",
 })
 
 
@@ -223,6 +241,8 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
             settings.file_upload_authenticated = bool(value.get("enableForAuthenticatedUser", True))
             if "fileExtensions" in value:
                 settings.file_extensions = list(value["fileExtensions"])
+        elif key in _STRUCTURED_OPTIONS:
+            _apply_structured(settings, key, value, Path(path).resolve().parent, path)
         elif target == "max_upload_size":
             settings.max_upload_size = _parse_size(value)
             settings.body_limit = max(settings.body_limit, settings.max_upload_size)
@@ -230,6 +250,35 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
             settings.mount_path = "/" + str(value).strip("/")
         elif target:
             setattr(settings, target, value)
+
+
+_STRUCTURED_OPTIONS = frozenset({"idempotencyOptions", "rateLimit", "trustProxy", "auth", "push", "schema"})
+
+
+def _apply_structured(settings: Settings, key: str, value: Any, base: Path, path: str | Path) -> None:
+    """Options with their own checks (``bapp.config_options``)."""
+    from bapp import config_options as opts
+
+    try:
+        if key == "idempotencyOptions":
+            settings.idempotency_paths, settings.idempotency_ttl = opts.idempotency(value)
+        elif key == "rateLimit":
+            settings.rate_limits = opts.rate_limits(value)
+        elif key == "trustProxy":
+            settings.trust_proxy = opts.trust_proxy(value)
+        elif key == "auth":
+            settings.auth_providers = opts.auth_providers(value, base)
+            anonymous = settings.auth_providers.get("anonymous", {})
+            if anonymous.get("enabled") is False:
+                settings.enable_anonymous_users = False
+        elif key == "push":
+            settings.push = opts.push(value, base)
+        elif key == "schema":
+            from bapp.core import schema_defined
+
+            settings.schema_options = schema_defined.check_options(value)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {key}: {exc}") from None
 
 
 _ENV_TYPES = {f.name: f.type for f in fields(Settings)}
@@ -244,7 +293,50 @@ def apply_env(settings: Settings, environ: dict[str, str] | None = None) -> None
         raw = environ.get("BAPP_" + f.name.upper())
         if raw is None:
             continue
+        if f.name in _ENV_PARSERS:
+            try:
+                setattr(settings, f.name, _ENV_PARSERS[f.name](raw))
+            except ValueError as exc:
+                raise ConfigError(f"BAPP_{f.name.upper()}: {exc}") from None
+            continue
         setattr(settings, f.name, coerce(f.name, raw))
+
+
+def _env_rate_limits(raw: str) -> list:
+    from bapp import config_options
+
+    return config_options.rate_limits(json.loads(raw))
+
+
+def _env_trust_proxy(raw: str) -> Any:
+    from bapp import config_options
+
+    return config_options.trust_proxy(raw)
+
+
+def _env_json(option: str) -> Any:
+    """A BAPP_* variable holding the JSON of a Parse option (module paths
+    relative to the working directory)."""
+
+    def parse(raw: str) -> Any:
+        from bapp import config_options
+
+        value = json.loads(raw)
+        if option == "auth":
+            return config_options.auth_providers(value, Path.cwd())
+        if option == "push":
+            return config_options.push(value, Path.cwd())
+        from bapp.core import schema_defined
+
+        return schema_defined.check_options(value)
+
+    return parse
+
+
+# Settings whose BAPP_* variable holds structure (JSON, or trustProxy's forms).
+_ENV_PARSERS = {"rate_limits": _env_rate_limits, "trust_proxy": _env_trust_proxy,
+                "auth_providers": _env_json("auth"), "push": _env_json("push"),
+                "schema_options": _env_json("schema")}
 
 
 def coerce(name: str, raw: str) -> Any:

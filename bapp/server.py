@@ -57,6 +57,14 @@ def attach_schema_files(engine: Engine) -> None:
     engine.startup_tasks.append(schema_apply.startup_task(files))
 
 
+def attach_defined_schemas(engine: Engine) -> None:
+    """Parse Server's ``schema`` option (definitions from the config file)."""
+    if engine.settings.schema_options:
+        from bapp.core import schema_defined
+
+        engine.startup_tasks.append(schema_defined.startup_task(engine.settings.schema_options))
+
+
 def attach_admin(engine: Engine) -> None:
     """Creates the first admin user at start-up when one is configured."""
     settings = engine.settings
@@ -71,6 +79,7 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
     if engine.files is None:
         attach_files(engine)
     attach_schema_files(engine)  # raises SchemaFileError (file and JSON path) on an invalid file
+    attach_defined_schemas(engine)
     attach_admin(engine)  # after the schema files, which create the app's roles
     cloud = cloud_loader.install(engine, settings)  # raises CloudLoadError (file:line) on bad code
     bus = cluster.build_bus(settings)

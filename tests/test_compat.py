@@ -118,6 +118,9 @@ def _server_args() -> list[str]:
         args += ["--cloud", str(COMPAT / "cloud")]
     if (COMPAT / "schemas").is_dir():
         args += ["--schemas", str(COMPAT / "schemas")]
+    if (COMPAT / "parse-config.json").is_file():
+        # Parse Server options the SDK's own specs rely on (idempotency, auth providers, push).
+        args += ["--config", str(COMPAT / "parse-config.json")]
     return args
 
 

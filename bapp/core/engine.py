@@ -12,6 +12,10 @@ from urllib.parse import quote
 from bapp.config import Settings
 from bapp.core import read, write
 from bapp.core.auth import Auth, AuthService
+from bapp.core.auth_providers import AuthProviders
+from bapp.core.idempotency import Idempotency
+from bapp.core.push import PushService
+from bapp.core.ratelimit import RateLimiter
 from bapp.core.schema import ClassSchema, SchemaCache
 from bapp.core.triggers import Registered, Registry, Request
 from bapp.model import types
@@ -52,6 +56,11 @@ class Engine:
         self.hook_runner: Callable[[Registered, Request], Awaitable[Any]] | None = None
         # Run in order at the end of start() (e.g. applying schema files).
         self.startup_tasks: list[Callable[[Engine], Awaitable[None]]] = []
+        self.auth_providers = AuthProviders.from_settings(settings)
+        self.idempotency = Idempotency(self, settings.idempotency_paths, settings.idempotency_ttl)
+        # Its counter can be replaced by one shared between instances.
+        self.rate_limiter = RateLimiter(settings.rate_limits)
+        self.push = PushService(self, settings.push)
         storage.file_url = self.file_url
 
     # ---------------------------------------------------------------- setup
@@ -61,6 +70,8 @@ class Engine:
         for name in ("_User", "_Role"):
             await self.schemas.ensure_class(name)
         await self._ensure_system_indexes()
+        if self.idempotency.enabled:
+            await self.idempotency.start()
         for task in self.startup_tasks:
             await task(self)
 
@@ -75,6 +86,7 @@ class Engine:
         await self.storage.ensure_index("_Role", self.schemas.fields_of("_Role"), {"name": 1}, "name_1", unique=True)
 
     async def stop(self) -> None:
+        await self.push.drain()
         await self.storage.close()
 
     def file_url(self, name: str) -> str:

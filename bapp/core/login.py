@@ -125,8 +125,20 @@ async def auth_data_login(engine: Engine, body: Any, auth: Auth) -> dict | None:
     user = await users.find_user_by_auth_data(engine, providers)
     if user is None:
         return None
+    # Every provider vouches before anything is said about the account
+    # (Parse Server validates before answering 208 too: GHSA-8w3j).
+    await engine.auth_providers.validate(providers)
     if auth.user_id and auth.user_id != user["objectId"]:
         raise ParseError(errors.ACCOUNT_ALREADY_LINKED, "this auth is already used")
+    changed = users.changed_providers(providers, user.get("authData"))
+    changed.pop("anonymous", None)
+    if changed:
+        # A login with a fresh token stores it, as Parse Server does.
+        merged = {**(user.get("authData") or {}), **changed}
+        await engine.storage.update("_User", engine.schemas.fields_of("_User"), {"objectId": user["objectId"]},
+                                    {"authData": merged})
+        engine.auth.forget_user(user["objectId"])
+        user = {**user, "authData": merged}
     return await _open_session(engine, user, ",".join(providers), auth)
 
 

@@ -167,12 +167,12 @@ def active_providers(auth_data: Any) -> dict[str, dict]:
 
 
 def check_auth_data(engine: Engine, auth_data: Any) -> dict[str, dict]:
-    """Validates authData; only the anonymous provider is built in. Every id
-    must be a plain string, never an operator object."""
+    """Shape checks of authData (no provider is asked yet): every provider
+    must be configured and enabled, every id a non-empty string."""
     if not isinstance(auth_data, dict):
         raise ParseError(errors.UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
     for provider, data in auth_data.items():
-        if provider != "anonymous" or not engine.settings.enable_anonymous_users:
+        if not isinstance(provider, str) or not engine.auth_providers.knows(provider):
             raise ParseError(errors.UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
         if data is None:
             continue
@@ -184,6 +184,13 @@ def check_auth_data(engine: Engine, auth_data: Any) -> dict[str, dict]:
         if len(data["id"]) > 512:
             raise ParseError(errors.UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
     return active_providers(auth_data)
+
+
+def changed_providers(providers: dict[str, dict], stored: Any) -> dict[str, dict]:
+    """The providers whose data differs from what the user has stored: only
+    those are asked again on an update (Parse Server's hasMutatedAuthData)."""
+    stored = stored if isinstance(stored, dict) else {}
+    return {p: d for p, d in providers.items() if stored.get(p) != d}
 
 
 async def find_user_by_auth_data(engine: Engine, providers: dict[str, dict]) -> dict | None:
@@ -226,6 +233,7 @@ async def prepare_signup(engine: Engine, body: dict, auth: Auth) -> tuple[dict, 
         if body["authData"] is None:
             raise ParseError(errors.UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
         providers = check_auth_data(engine, body["authData"])
+        await engine.auth_providers.validate(providers)
         body["authData"] = providers
         if not providers:
             # An empty or all-null authData proves nothing: credentials are
@@ -374,7 +382,8 @@ async def prepare_user_update(engine: Engine, body: dict, original: dict, auth: 
     if "authData" in body:
         if body["authData"] is None:
             raise ParseError(errors.UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
-        check_auth_data(engine, body["authData"])
+        providers = check_auth_data(engine, body["authData"])
+        await engine.auth_providers.validate(changed_providers(providers, original.get("authData")))
     if "password" in body:
         password = body.pop("password")
         if not isinstance(password, str) or not password:

@@ -86,7 +86,11 @@ class Dispatcher:
             if isinstance(override, str):
                 method = override.upper()
         creds, body = envelope.read_credentials(request, body)
-        auth = await envelope.authenticate(self.engine, creds, request, path)
+        auth = await envelope.authenticate(self.engine, creds, request, path, method)
+        request_id = request.headers.get("X-Parse-Request-Id")
+        if request_id and self.engine.idempotency.enabled and self.router.resolve(method, path) is not None \
+                and self.engine.idempotency.covers(method, path):
+            await self.engine.idempotency.claim(request_id)
         api = ApiRequest(
             method=method, path=path, engine=self.engine, auth=auth,
             query=envelope.parse_query_string(request), body=body if body is not None else {},

@@ -14,12 +14,13 @@ from bapp.model import types
 
 async def server_info(req: ApiRequest) -> ApiResponse:
     req.require_master()
+    push = req.engine.push.configured
     features = {
         "globalConfig": {"create": True, "read": True, "update": True, "delete": True},
         "hooks": {"create": False, "read": False, "update": False, "delete": False},
         "cloudCode": {"jobs": True},
         "logs": {"level": False, "size": False, "order": False, "until": False, "from": False},
-        "push": {"immediatePush": False, "scheduledPush": False, "storedPushData": False,
+        "push": {"immediatePush": push, "scheduledPush": False, "storedPushData": push,
                  "pushAudiences": False, "localization": False},
         "schemas": {"addField": True, "removeField": True, "addClass": True, "removeClass": True,
                     "clearAllDataFromClass": True, "exportClass": False, "editClassLevelPermissions": True,
@@ -75,9 +76,13 @@ async def purge(req: ApiRequest) -> ApiResponse:
 
 
 async def push(req: ApiRequest) -> ApiResponse:
-    # bapp ships no push adapter; Parse Server answers the same when none is configured.
-    req.require_master("perform this operation")
-    raise ParseError(errors.PUSH_MISCONFIGURED, "Missing push configuration")
+    req.require_master("send push notifications")
+    if not req.engine.push.configured:
+        # Parse Server's answer when no push adapter is configured.
+        raise ParseError(errors.PUSH_MISCONFIGURED, "Missing push configuration")
+    body = dict(req.body) if isinstance(req.body, dict) else {}
+    status_id = await req.engine.push.send(body)
+    return ApiResponse({"result": True}, headers={"X-Parse-Push-Status-Id": status_id})
 
 
 async def analytics(req: ApiRequest) -> ApiResponse:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bapp import errors
-from bapp.core import schema_api
+from bapp.core import schema_api, schema_defined
 from bapp.errors import ParseError
 from bapp.http.router import ApiRequest, ApiResponse, Router
 
@@ -23,6 +23,14 @@ def _name_mismatch(body_name: Any, path_name: str) -> ParseError:
                       f"Class name mismatch between {schema_api.js_text(body_name)} and {path_name}.")
 
 
+def _refuse_when_locked(req: ApiRequest) -> None:
+    """``schema.lockSchemas``: defined schemas are the only way to change them."""
+    req.require_master()
+    options = req.settings.schema_options
+    if options and options.get("lockSchemas"):
+        raise ParseError(errors.OPERATION_FORBIDDEN, schema_defined.LOCKED_MESSAGE)
+
+
 async def list_schemas(req: ApiRequest) -> ApiResponse:
     req.require_master()
     return ApiResponse(await schema_api.all_schemas(req.engine))
@@ -34,6 +42,7 @@ async def get_schema(req: ApiRequest) -> ApiResponse:
 
 
 async def create_schema(req: ApiRequest) -> ApiResponse:
+    _refuse_when_locked(req)
     req.require_master("create a schema")
     body = _body(req)
     path_name = req.params.get("className")
@@ -47,6 +56,7 @@ async def create_schema(req: ApiRequest) -> ApiResponse:
 
 
 async def update_schema(req: ApiRequest) -> ApiResponse:
+    _refuse_when_locked(req)
     req.require_master("update a schema")
     body = _body(req)
     class_name = req.params["className"]

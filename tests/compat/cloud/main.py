@@ -65,3 +65,16 @@ async def item_after_save(req):
 async def compat_job(req):
     await req.message("working")
     return f"done {req.params.get('n')}"
+
+
+# The JS SDK's own idempotency spec (integration/test/IdempotencyTest.js)
+# calls these; tests/compat/parse-config.json covers their paths.
+@cloud.define("CloudFunctionIdempotency")
+async def cloud_function_idempotency(req):
+    await cloud.create("IdempotencyItem", {"tag": req.params.get("tag")}, master=True)
+    return "ok"
+
+
+@cloud.job("CloudJob1")
+async def cloud_job1(req):
+    return {"startedBy": req.params.get("startedBy")}
