@@ -122,9 +122,11 @@ class HTTPError(Exception):
 
 
 def client_message(exc: ParseError | HTTPError, sanitize: bool) -> str:
-    """The message a client reads; a sanitized error's details are logged."""
+    """The message a client reads; a sanitized refusal's details are logged
+    (not the master-key-only 403s, whose detail is always the same)."""
     if exc.sanitized and sanitize:
-        log.error("%s", exc.message)
+        if isinstance(exc, ParseError):
+            log.error("%s", exc.message)
         return PERMISSION_DENIED
     return exc.message
 
