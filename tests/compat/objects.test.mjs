@@ -354,10 +354,10 @@ describe('queries', () => {
   test('containsAll and equalTo on an array field', async () => {
     assert.deepEqual(await findNs(q().containsAll('tags', ['red', 'green'])), [1, 6]);
     assert.deepEqual(await findNs(q().equalTo('tags', 'blue')), [3, 6], 'equalTo on an array means "contains"');
-    // Parse Server on MongoDB refuses a whole array (or plain object) as an
-    // equality value; containsAll / containedIn are the way to ask.
-    await rejectsWith(q().equalTo('tags', ['red', 'green']).find(), Parse.Error.INVALID_JSON,
-      'You cannot use red,green as a query parameter.');
+    // A whole array is MongoDB's equality: the same array, in the same order.
+    assert.deepEqual(await findNs(q().equalTo('tags', ['red', 'green'])), [1]);
+    assert.deepEqual(await findNs(q().equalTo('tags', ['green', 'red'])), []);
+    // Parse Server on MongoDB refuses a plain object as an equality value.
     await rejectsWith(q().equalTo('group', { a: 1 }).find(), Parse.Error.INVALID_JSON,
       'You cannot use [object Object] as a query parameter.');
     await rejectsWith(q().notEqualTo('group', ['a']).find(), Parse.Error.INVALID_JSON, 'bad atom: ["a"]');
