@@ -10,6 +10,17 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from bapp.config_accounts import (
+    ACCOUNT_OPTIONS,
+    AccountConfigError,
+    AccountLockout,
+    EmailSettings,
+    PagesSettings,
+    PasswordPolicy,
+    apply_account_option,
+    validate_account_settings,
+)
+
 DEFAULT_MASTER_KEY = "bapp-master-key"
 DEFAULT_APP_ID = "bapp"
 
@@ -27,6 +38,8 @@ class Limits:
     batch_size: int = 1_000
     value_depth: int = 32
     max_limit: int = 0  # 0 = no cap, as Parse Server's default
+    graphql_depth: int = 20  # nested field levels of one GraphQL operation (introspection needs 15)
+    graphql_fields: int = 1_000  # field selections of one GraphQL operation, fragments expanded
 
 
 @dataclass
@@ -74,12 +87,15 @@ class Settings:
     file_upload_anonymous: bool = False
     file_upload_authenticated: bool = True
     file_extensions: list[str] | None = None
-    file_denied_extensions: list[str] | None = None  # None = bapp's default deny list
-    file_denied_types: list[str] | None = None  # None = bapp's default deny list
+    file_denied_extensions: list[str] | None = None  # extra refusals on top of file_extensions
+    file_denied_types: list[str] | None = None  # extra refusals on top of file_extensions
     allow_origin: str = "*"
     # Parse Server 9's enableSanitizedErrorResponse: permission refusals
     # answer "Permission denied", their details go to the server log.
     sanitized_errors: bool = True
+    mount_graphql: bool = True  # Parse Server's mountGraphQL (off there by default, on in bapp)
+    graphql_path: str = "/graphql"  # Parse Server's graphQLPath: at the origin, not under mount_path
+    graphql_playground: bool = True  # GraphiQL on GET <graphql_path> for a browser
     webhook_key: str | None = None
     webhook_timeout: int = 10  # seconds an outgoing webhook call may take
     log_buffer_size: int = 1000  # recent log records kept for GET /scriptlog
@@ -88,10 +104,15 @@ class Settings:
     dashboard: bool | None = None
     dashboard_path: str = "dashboard"
     dashboard_role: str = "admin"
-    graphql_path: str = "/graphql"
     redis_url: str | None = None  # the bus between instances (LiveQuery events, cache invalidation)
     workers: int = 1  # processes serving one port (bapp.cluster.workers)
     limits: Limits = field(default_factory=Limits)
+    # e-mail verification, password reset, password policy, lockout (config_accounts.py)
+    app_name: str | None = None
+    email: EmailSettings = field(default_factory=EmailSettings)
+    password_policy: PasswordPolicy | None = None
+    account_lockout: AccountLockout | None = None
+    pages: PagesSettings = field(default_factory=PagesSettings)
     # idempotencyOptions: path regexes (none = off) and record lifetime in seconds
     idempotency_paths: list[str] = field(default_factory=list)
     idempotency_ttl: int = 300
@@ -158,7 +179,6 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "allowOrigin": "allow_origin",
     "enableSanitizedErrorResponse": "sanitized_errors",
     "webhookKey": "webhook_key",
-    "appName": None,
     "verbose": None,
     "silent": None,
     "liveQuery": None,
@@ -180,6 +200,11 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "push": "push",
     "schema": "schema_options",
     "encodeParseObjectInCloudFunction": None,
+    "mountGraphQL": "mount_graphql",
+    "graphQLPath": "graphql_path",
+    "mountPlayground": "graphql_playground",
+    # bapp's playground is always GET <graphQLPath> with a browser's Accept header.
+    "playgroundPath": None,
 }
 
 
@@ -187,12 +212,11 @@ _PARSE_OPTIONS: dict[str, str | None] = {
 # their own message, since silently dropping one (a password policy, an
 # email adapter) would change what the deployment enforces.
 _UNSUPPORTED_PARSE_OPTIONS = frozenset({
-    "accountLockout", "passwordPolicy", "emailAdapter", "verifyUserEmails",
-    "preventLoginWithUnverifiedEmail", "preventSignupWithUnverifiedEmail", "filesAdapter",
+    "filesAdapter",
     "databaseAdapter", "cacheAdapter", "analyticsAdapter", "loggerAdapter", "oauth",
     "maintenanceKey", "maintenanceKeyIps",
-    "mountGraphQL", "graphQLPath", "graphQLSchema", "mountPlayground", "playgroundPath",
-    "extendSessionOnUse", "allowExpiredAuthDataToken", "preserveFileName", "customPages", "pages",
+    "graphQLSchema",
+    "extendSessionOnUse", "allowExpiredAuthDataToken", "preserveFileName",
     "routeAllowList", "readOnlyMasterKeyIps", "requestKeywordDenylist", "security",
 })
 
@@ -229,10 +253,16 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
     if unsupported:
         raise ConfigError(f"{path}: Parse Server option(s) bapp does not support: {', '.join(unsupported)} "
                           "(remove them, or keep that deployment on Parse Server)")
-    unknown = sorted(k for k in data if k not in _PARSE_OPTIONS)
+    unknown = sorted(k for k in data if k not in _PARSE_OPTIONS and k not in ACCOUNT_OPTIONS)
     if unknown:
         raise ConfigError(f"{path}: unknown option(s): {', '.join(unknown)}")
     for key, value in data.items():
+        if key in ACCOUNT_OPTIONS:
+            try:
+                apply_account_option(settings, key, value)
+            except AccountConfigError as exc:
+                raise ConfigError(f"{path}: {exc}") from None
+            continue
         target = _PARSE_OPTIONS[key]
         if key == "maxLimit":
             settings.limits.max_limit = int(value)
@@ -245,21 +275,43 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
             if (value or {}).get("redisURL"):
                 settings.redis_url = str(value["redisURL"])
         elif key == "fileUpload":
-            value = value or {}
-            settings.file_upload_public = bool(value.get("enableForPublic", False))
-            settings.file_upload_anonymous = bool(value.get("enableForAnonymousUser", False))
-            settings.file_upload_authenticated = bool(value.get("enableForAuthenticatedUser", True))
-            if "fileExtensions" in value:
-                settings.file_extensions = list(value["fileExtensions"])
+            _apply_file_upload(settings, value, path)
         elif key in _STRUCTURED_OPTIONS:
             _apply_structured(settings, key, value, Path(path).resolve().parent, path)
         elif target == "max_upload_size":
             settings.max_upload_size = _parse_size(value)
             settings.body_limit = max(settings.body_limit, settings.max_upload_size)
-        elif target == "mount_path":
-            settings.mount_path = "/" + str(value).strip("/")
+        elif target in ("mount_path", "graphql_path"):
+            setattr(settings, target, "/" + str(value).strip("/"))
         elif target:
             setattr(settings, target, value)
+    try:
+        validate_account_settings(settings)
+    except AccountConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+_FILE_UPLOAD_FLAGS = (("enableForPublic", "file_upload_public", False),
+                      ("enableForAnonymousUser", "file_upload_anonymous", False),
+                      ("enableForAuthenticatedUser", "file_upload_authenticated", True))
+
+
+def _apply_file_upload(settings: Settings, value: Any, path: str) -> None:
+    """Parse Server 9's ``fileUpload`` option, validated with its messages:
+    missing keys take Parse Server's defaults (``fileExtensions``: its
+    HTML/SVG/XML blocklist)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: fileUpload must be an object value.")
+    for name, target, default in _FILE_UPLOAD_FLAGS:
+        flag = value.get(name, default)
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{path}: fileUpload.{name} must be a boolean value.")
+        setattr(settings, target, flag)
+    extensions = value.get("fileExtensions")
+    if extensions is not None and (not isinstance(extensions, list)
+                                   or not all(isinstance(e, str) for e in extensions)):
+        raise ConfigError(f"{path}: fileUpload.fileExtensions must be an array.")
+    settings.file_extensions = list(extensions) if extensions is not None else None
 
 
 _STRUCTURED_OPTIONS = frozenset({"idempotencyOptions", "rateLimit", "trustProxy", "auth", "push", "schema"})
@@ -292,13 +344,15 @@ def _apply_structured(settings: Settings, key: str, value: Any, base: Path, path
 
 
 _ENV_TYPES = {f.name: f.type for f in fields(Settings)}
+# Settings that are dataclasses themselves: set from a config file, not one variable.
+_NESTED_SETTINGS = frozenset({"limits", "email", "password_policy", "account_lockout", "pages"})
 
 
 def apply_env(settings: Settings, environ: dict[str, str] | None = None) -> None:
     """Reads ``BAPP_<SETTING>`` variables (e.g. ``BAPP_MASTER_KEY``)."""
     environ = os.environ if environ is None else environ
     for f in fields(Settings):
-        if f.name == "limits":
+        if f.name in _NESTED_SETTINGS:
             continue
         raw = environ.get("BAPP_" + f.name.upper())
         if raw is None:

@@ -12,6 +12,8 @@ from bapp.cloud import loader as cloud_loader
 from bapp.config import Settings
 from bapp.core.engine import Engine
 from bapp.http import files as file_routes
+from bapp.http import graphql as graphql_routes
+from bapp.http import pages as page_routes
 from bapp.http.app import create_app
 from bapp.http.routes import build_router
 
@@ -46,6 +48,17 @@ def attach_files(engine: Engine) -> None:
     engine.files = FileService(engine, build_files_adapter(engine.settings, engine.storage))
 
 
+def attach_mail(engine: Engine) -> None:
+    """Checks the account options and loads the emailAdapter (a bad one
+    stops start-up with its message)."""
+    from bapp.config_accounts import validate_account_settings
+    from bapp.mail import Mailer, build_mail_adapter
+
+    validate_account_settings(engine.settings)
+    adapter = build_mail_adapter(engine.settings.email.adapter)
+    engine.mail = Mailer(adapter, engine.settings.app_name) if adapter is not None else None
+
+
 def attach_schema_files(engine: Engine) -> None:
     """Validates the ``--schemas`` files now, so an invalid one stops start-up
     before the server listens, and applies them when the engine starts."""
@@ -78,6 +91,7 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
     engine = engine or build_engine(settings)
     if engine.files is None:
         attach_files(engine)
+    attach_mail(engine)  # raises AccountConfigError / MailConfigError on bad account options
     attach_schema_files(engine)  # raises SchemaFileError (file and JSON path) on an invalid file
     attach_defined_schemas(engine)
     attach_admin(engine)  # after the schema files, which create the app's roles
@@ -88,6 +102,8 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
 
     def extra_routes(web_app: web.Application, mount: str) -> None:
         file_routes.register(web_app, mount)
+        page_routes.register(web_app, mount)
+        graphql_routes.register(web_app, mount)
         console.register(web_app, settings)
 
     app = create_app(engine, build_router(), websocket=live.handle, extra_routes=extra_routes)
@@ -96,7 +112,16 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
         cluster.attach(app, engine, bus, origin)
     app.on_startup.append(cloud.on_startup)
     app.on_shutdown.append(cloud.on_shutdown)
+    app.on_shutdown.append(_drain_mail)
     return app
+
+
+async def _drain_mail(app: web.Application) -> None:
+    from bapp.http.app import ENGINE_KEY
+
+    engine = app[ENGINE_KEY]
+    if engine.mail is not None:
+        await engine.mail.drain()
 
 
 def banner(settings: Settings) -> str:

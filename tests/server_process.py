@@ -31,9 +31,9 @@ class ServerProcess:
     (``output()``) and uploaded files to a temporary directory."""
 
     def __init__(self, args: list[str], *, label: str, mount: str = "/parse",
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, port: int | None = None) -> None:
         self.label = label
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}{mount}"
         self.ws_url = f"ws://127.0.0.1:{self.port}{mount}"
         self.log = tempfile.NamedTemporaryFile(prefix=f"bapp-{label}-", suffix=".log", delete=False)

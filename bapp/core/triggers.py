@@ -41,6 +41,28 @@ def normalize_class(name: str) -> str:
     return _ALIASES.get(name, name)
 
 
+class _Undefined:
+    """JavaScript's ``undefined`` for function results: returned, the
+    answer is ``{}`` (Parse's "no result"); inside a dict the key is left
+    out, inside a list it is a null, as JSON.stringify does."""
+
+    _instance: _Undefined | None = None
+
+    def __new__(cls) -> _Undefined:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "cloud.UNDEFINED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNDEFINED = _Undefined()
+
+
 @dataclass
 class Registered:
     """One registered handler: a trigger, a cloud function or a job."""
@@ -102,6 +124,8 @@ class Registry:
         self.jobs: dict[str, Registered] = {}
         # Names of the Python modules the code was loaded from.
         self.modules: list[str] = []
+        # passwordPolicy.validatorCallback: password -> truthy when acceptable.
+        self.password_validator: Hook | None = None
         # Webhooks (the hooks API, stored in _Hooks): kept apart from the
         # loaded code, carried over when cloud code reloads, and consulted
         # first, as Parse Server registers them after the code.
@@ -112,6 +136,7 @@ class Registry:
         self.triggers.clear()
         self.functions.clear()
         self.jobs.clear()
+        self.password_validator = None
 
     def add_trigger(self, trigger: str, class_name: str, fn: Hook, validator: Any = None) -> None:
         if trigger not in TRIGGERS:

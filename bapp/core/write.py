@@ -282,7 +282,7 @@ async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict
     body, changed = await run_before_save(engine, class_name, body, None, auth)
     generated = False
     if class_name == "_User":
-        body, generated = await users.prepare_signup(engine, body, auth)
+        body, generated = await users.prepare_signup(engine, body, auth, changed)
     elif class_name == "_Role":
         users.check_role(body, creating=True)
     elif class_name == "_Session" and not auth.master:
@@ -325,6 +325,8 @@ async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict
             response["username"] = current.get("username")
     await engine.after_write(class_name, None, current)
     await run_after(engine, "afterSave", class_name, current, None, auth)
+    if class_name == "_User":
+        await users.after_signup(engine, object_id, stored)
     return response
 
 
@@ -394,7 +396,7 @@ async def update(engine: Engine, class_name: str, object_id: Any, data: Any, aut
         guard = perms.and_where(guard, await update_condition(engine, class_name, schema, hook_condition,
                                                               Auth.as_master()))
     if class_name == "_User":
-        body = await users.prepare_user_update(engine, body, original, auth)
+        body = await users.prepare_user_update(engine, body, original, auth, changed)
     elif class_name == "_Role":
         users.check_role(body, creating=False)
     added_rules: list[dict] = []
