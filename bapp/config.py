@@ -35,7 +35,7 @@ class Limits:
     include_count: int = 50
     subquery_depth: int = 5
     query_depth: int = 20
-    in_size: int = 10_000
+    in_size: int = 100_000  # well above what clients send (Parse Server has no bound)
     batch_size: int = 1_000
     value_depth: int = 32
     max_limit: int = 0  # 0 = no cap, as Parse Server's default
@@ -96,6 +96,9 @@ class Settings:
     file_denied_extensions: list[str] | None = None  # extra refusals on top of file_extensions
     file_denied_types: list[str] | None = None  # extra refusals on top of file_extensions
     allow_origin: str = "*"
+    # Parse Server 9's enableSanitizedErrorResponse: permission refusals
+    # answer "Permission denied", their details go to the server log.
+    sanitized_errors: bool = True
     mount_graphql: bool = True  # Parse Server's mountGraphQL (off there by default, on in bapp)
     graphql_path: str = "/graphql"  # Parse Server's graphQLPath: at the origin, not under mount_path
     graphql_playground: bool = True  # GraphiQL on GET <graphql_path> for a browser
@@ -241,6 +244,7 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "cloud": "cloud_path",
     "logLevel": "log_level",
     "allowOrigin": "allow_origin",
+    "enableSanitizedErrorResponse": "sanitized_errors",
     "webhookKey": "webhook_key",
     "verbose": None,
     "silent": None,

@@ -217,7 +217,7 @@ async def test_clients_cannot_set_email_verified(api):
     reply = await api.post("/users", {"username": "ivy", "password": "pw", "email": "i@example.com",
                                       "emailVerified": True})
     assert (reply.status, reply.body) == (
-        400, {"code": 119, "error": "Clients aren't allowed to manually update email verification."})
+        400, {"code": 119, "error": "Permission denied"})  # sanitized, as Parse Server 9
 
 
 async def test_a_failing_mail_server_keeps_the_signup_and_logs(settings, caplog):

@@ -153,7 +153,7 @@ async def test_nested_dot_update(api):
 async def test_client_cannot_create_class_but_master_can(api):
     reply = await api.post("/classes/NewOne", {"a": 1})
     assert reply.status == 400
-    assert reply.body == {"code": 119, "error": "This user is not allowed to access non-existent class: NewOne"}
+    assert reply.body == {"code": 119, "error": "Permission denied"}
     assert (await api.get("/classes/NewOne")).body["code"] == 119
     assert (await api.get("/classes/NewOne", master=True)).body == {"results": []}
     assert (await api.post("/classes/NewOne", {"a": 1}, master=True)).status == 201

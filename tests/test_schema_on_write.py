@@ -185,7 +185,7 @@ async def test_batch_and_engine_calls_use_the_same_rules(api):
 
 async def test_client_class_creation_follows_the_setting(api):
     reply = await api.post("/classes/Brand", {"a": 1})
-    assert (reply.status, reply.body) == (400, error(119, "This user is not allowed to access non-existent class: Brand"))
+    assert (reply.status, reply.body) == (400, error(119, "Permission denied"))
     assert (await api.get("/schemas/Brand", master=True)).status == 400
     assert (await api.post("/classes/Brand", {"a": 1}, master=True)).status == 201
     api.engine.settings.allow_client_class_creation = True
@@ -197,13 +197,13 @@ async def test_add_field_clp(api):
     await schema(api, "AClass", {"known": {"type": "String"}},
                  {"create": {"*": True}, "find": {"*": True}, "update": {"*": True}, "addField": {"role:admin": True}})
     reply = await api.post("/classes/AClass", {"hello": "world"})
-    assert (reply.status, reply.body) == (400, error(119, "Permission denied for action addField on class AClass."))
+    assert (reply.status, reply.body) == (400, error(119, "Permission denied"))
     reply = await api.post("/classes/AClass", {"hello": None})  # a null still names a new field
-    assert reply.body == error(119, "Permission denied for action addField on class AClass.")
+    assert reply.body == error(119, "Permission denied")
     status, obj = await api.post("/classes/AClass", {"known": "x", "gone": {"__op": "Delete"}})
     assert status == 201
     reply = await api.put(f"/classes/AClass/{obj['objectId']}", {"other": 1})
-    assert reply.body == error(119, "Permission denied for action addField on class AClass.")
+    assert reply.body == error(119, "Permission denied")
     assert "hello" not in await fields_of(api, "AClass")
     assert (await api.post("/classes/AClass", {"hello": "world"}, master=True)).status == 201
 
@@ -219,7 +219,7 @@ async def test_add_field_not_needed_for_nested_keys(api):
 async def test_add_field_requires_authentication(api):
     await schema(api, "AuthOnly", {}, {"create": {"*": True}, "addField": {"requiresAuthentication": True}})
     reply = await api.post("/classes/AuthOnly", {"x": 1})
-    assert (reply.status, reply.body) == (404, error(101, "Permission denied, user needs to be authenticated."))
+    assert (reply.status, reply.body) == (404, error(101, "Permission denied"))
     user = await api.signup("alice")
     assert (await api.post("/classes/AuthOnly", {"x": 1}, token=user["sessionToken"])).status == 201
 
@@ -231,7 +231,7 @@ async def test_add_field_pointer_permission_only_on_update_of_own_objects(api):
     alice, bob = await api.signup("alice"), await api.signup("bob")
     owner = {"__type": "Pointer", "className": "_User", "objectId": alice["objectId"]}
     reply = await api.post("/classes/Owned", {"owner": owner, "extra": 1}, token=alice["sessionToken"])
-    assert reply.body == error(119, "Permission denied for action addField on class Owned.")
+    assert reply.body == error(119, "Permission denied")
     status, obj = await api.post("/classes/Owned", {"owner": owner}, token=alice["sessionToken"])
     path = f"/classes/Owned/{obj['objectId']}"
     reply = await api.put(path, {"extra": 1}, token=bob["sessionToken"])

@@ -58,7 +58,7 @@ async def test_sessions_list_only_own(api):
     assert other.body["results"] == []
     assert len((await api.get("/sessions", master=True)).body["results"]) == 3
     anonymous = await api.get("/sessions")
-    assert anonymous.body == {"code": 209, "error": "Invalid session token"}
+    assert anonymous.body == {"code": 209, "error": "Permission denied"}
 
 
 async def test_session_of_another_user_is_not_found(api):

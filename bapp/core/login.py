@@ -176,12 +176,12 @@ async def me(engine: Engine, auth: Auth) -> dict:
     """``/users/me``: the caller's user, read with the caller's own rights,
     plus the session token; authData stays out (Parse Server 9, GHSA-37mj)."""
     if not auth.session_token or not auth.user:
-        raise ParseError(errors.INVALID_SESSION_TOKEN, "Invalid session token")
+        raise errors.denied(errors.INVALID_SESSION_TOKEN, "Invalid session token")
     try:
         user = await engine.get("_User", auth.user_id, QueryOptions(), auth)
     except ParseError as exc:
         if exc.code == errors.OBJECT_NOT_FOUND:
-            raise ParseError(errors.INVALID_SESSION_TOKEN, "Invalid session token") from None
+            raise errors.denied(errors.INVALID_SESSION_TOKEN, "Invalid session token") from None
         raise
     out = public_user(user)
     out.pop("authData", None)
@@ -203,9 +203,9 @@ async def session_me(engine: Engine, auth: Auth) -> dict:
 async def login_as(engine: Engine, user_id: Any, auth: Auth) -> dict:
     """``/loginAs`` (master key): a session for any user, no hooks."""
     if not auth.master:
-        raise ParseError(errors.OPERATION_FORBIDDEN, "master key is required")
+        raise errors.denied(errors.OPERATION_FORBIDDEN, "master key is required")
     if auth.read_only:
-        raise ParseError(errors.OPERATION_FORBIDDEN, "read-only masterKey isn't allowed to login as another user.")
+        raise errors.denied(errors.OPERATION_FORBIDDEN, "read-only masterKey isn't allowed to login as another user.")
     if not user_id or not isinstance(user_id, str):
         raise ParseError(errors.INVALID_VALUE, "userId must not be empty, null, or undefined")
     rows = await engine.storage.find("_User", engine.schemas.fields_of("_User"), {"objectId": user_id},

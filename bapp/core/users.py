@@ -252,7 +252,7 @@ async def prepare_signup(engine: Engine, body: dict, auth: Auth,
         generated = True
     check_identity_format(body)
     if "emailVerified" in body and not auth.master:
-        raise ParseError(errors.OPERATION_FORBIDDEN, "Clients aren't allowed to manually update email verification.")
+        raise errors.denied(errors.OPERATION_FORBIDDEN, "Clients aren't allowed to manually update email verification.")
     if "password" in body:
         password = body.pop("password")
         if not isinstance(password, str) or not password:
@@ -381,7 +381,7 @@ def check_session_update(body: dict, original: dict, auth: Auth) -> None:
 def check_session_delete(original: dict, auth: Auth) -> None:
     """Another user's session looks missing."""
     if not auth.master and not auth.user:
-        raise ParseError(errors.INVALID_SESSION_TOKEN, "Invalid session token")
+        raise errors.denied(errors.INVALID_SESSION_TOKEN, "Invalid session token")
     owner = original.get("user") or {}
     if not auth.master and (not auth.user or owner.get("objectId") != auth.user_id):
         raise ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
@@ -394,7 +394,7 @@ async def prepare_user_update(engine: Engine, body: dict, original: dict, auth: 
     user_id = original["objectId"]
     check_identity_format(body)
     if "emailVerified" in body and not auth.master:
-        raise ParseError(errors.OPERATION_FORBIDDEN, "Clients aren't allowed to manually update email verification.")
+        raise errors.denied(errors.OPERATION_FORBIDDEN, "Clients aren't allowed to manually update email verification.")
     if "authData" in body:
         if body["authData"] is None:
             raise ParseError(errors.UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
