@@ -235,3 +235,28 @@ def _bus(client: Client):
     from bapp.cluster import BUS_KEY
 
     return client.server.app[BUS_KEY]
+
+
+# ------------------------------------------------------------------ rate limits
+
+async def test_rate_limit_holds_across_instances_and_survives_a_redis_outage(redis_server):
+    from bapp import config_options
+
+    rules = config_options.rate_limits([{"requestPath": "/classes/*", "requestTimeWindow": 60_000,
+                                         "requestCount": 3, "includeInternalRequests": True}])
+    group = Instances()
+    a, b = await group.start(2, redis_server.url, rate_limits=rules, allow_client_class_creation=True)
+    try:
+        statuses = [(await (a if i % 2 else b).get("/classes/Thing")).status for i in range(3)]
+        assert statuses == [200, 200, 200]
+        limited = await a.get("/classes/Thing")
+        assert (limited.status, limited.body) == (429, {"code": 100, "error": "Too many requests."})
+        assert (await b.get("/classes/Thing")).status == 429  # the count is shared
+        redis_server.stop()
+        # Redis gone: counted per instance meanwhile, never a 5xx.
+        outage = [(await a.get("/classes/Other")).status for _ in range(5)]
+        assert outage == [200, 200, 200, 429, 429]
+    finally:
+        if redis_server.process is None:
+            redis_server.start()
+        await group.close()

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bapp.cluster.bus import Bus, RedisBus, RelayBus
 from bapp.cluster.coherence import Coherence
+from bapp.cluster.ratelimit import RedisCounter
 from bapp.cluster.workers import RELAY_ENV  # set by the --workers supervisor
 from bapp.livequery.hub import ClusterHub
 
@@ -52,9 +53,15 @@ def new_origin() -> str:
 
 
 def attach(app: web.Application, engine: Engine, bus: Bus, origin: str) -> Coherence:
-    """Joins the bus when the app starts and leaves it on cleanup."""
+    """Joins the bus when the app starts and leaves it on cleanup; with
+    Redis, rate limits are counted there too, so they hold across instances."""
     coherence = Coherence(engine, bus, channel(engine.settings, "invalidate"), origin)
     app[BUS_KEY] = bus
+    counter = None
+    if engine.settings.redis_url and engine.rate_limiter.rules:
+        counter = RedisCounter(engine.settings.redis_url, channel(engine.settings, "ratelimit:"),
+                               fallback=engine.rate_limiter.counter)
+        engine.rate_limiter.counter = counter
 
     async def start(_: web.Application) -> None:
         await bus.start()
@@ -62,6 +69,8 @@ def attach(app: web.Application, engine: Engine, bus: Bus, origin: str) -> Coher
     async def stop(_: web.Application) -> None:
         await coherence.close()
         await bus.close()
+        if counter is not None:
+            await counter.close()
 
     app.on_startup.insert(0, start)
     app.on_cleanup.append(stop)
