@@ -29,6 +29,8 @@ _FLAGS = {
     "files_path": ("--files-path", str),
     "admin_username": ("--admin-username", str),
     "admin_password": ("--admin-password", str),
+    "dashboard_role": ("--dashboard-role", str),
+    "dashboard_path": ("--dashboard-path", str),
     "redis_url": ("--redis-url", str),
     "workers": ("--workers", int),
 }
@@ -43,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         serve.add_argument(flag, dest=name, type=kind, default=None)
     serve.add_argument("--reload", action="store_true", help="reload cloud code when it changes")
     serve.add_argument("--allow-client-class-creation", action="store_true", default=None)
+    serve.add_argument("--dashboard", dest="dashboard", action="store_true", default=None,
+                       help="serve the console even on a non-loopback address")
+    serve.add_argument("--no-dashboard", dest="dashboard", action="store_false", help="do not serve the console")
     admin = sub.add_parser("create-admin", help="create an admin user on a running server")
     admin.add_argument("--url", default="http://127.0.0.1:1337/parse", help="the server's API URL")
     admin.add_argument("--app-id", default=None)
@@ -69,6 +74,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings.reload = True
     if getattr(args, "allow_client_class_creation", None):
         settings.allow_client_class_creation = True
+    if getattr(args, "dashboard", None) is not None:
+        settings.dashboard = args.dashboard
     settings.mount_path = "/" + settings.mount_path.strip("/")
     return settings
 

@@ -77,6 +77,15 @@ class Settings:
     file_denied_extensions: list[str] | None = None  # None = bapp's default deny list
     file_denied_types: list[str] | None = None  # None = bapp's default deny list
     allow_origin: str = "*"
+    webhook_key: str | None = None
+    webhook_timeout: int = 10  # seconds an outgoing webhook call may take
+    log_buffer_size: int = 1000  # recent log records kept for GET /scriptlog
+    # The built-in console at <mount>/<dashboard_path>: None = on only when
+    # the server binds a loopback address.
+    dashboard: bool | None = None
+    dashboard_path: str = "dashboard"
+    dashboard_role: str = "admin"
+    graphql_path: str = "/graphql"
     redis_url: str | None = None  # the bus between instances (LiveQuery events, cache invalidation)
     workers: int = 1  # processes serving one port (bapp.cluster.workers)
     limits: Limits = field(default_factory=Limits)
@@ -144,6 +153,7 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "cloud": "cloud_path",
     "logLevel": "log_level",
     "allowOrigin": "allow_origin",
+    "webhookKey": "webhook_key",
     "appName": None,
     "verbose": None,
     "silent": None,
@@ -339,7 +349,7 @@ def coerce(name: str, raw: str) -> Any:
     kind = str(_ENV_TYPES[name])
     if kind == "int":
         return _parse_size(raw) if name in ("body_limit", "max_upload_size") else int(raw)
-    if kind == "bool":
+    if kind in ("bool", "bool | None"):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if kind.startswith("list"):
         return [p.strip() for p in raw.split(",") if p.strip()]

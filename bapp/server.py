@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bapp import apps, cluster, livequery
+from bapp import apps, cluster, console, livequery
 from bapp.cloud import loader as cloud_loader
 from bapp.config import Settings
 from bapp.core.engine import Engine
@@ -85,7 +85,12 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
     bus = cluster.build_bus(settings)
     origin = cluster.new_origin()
     live = livequery.install(engine, cluster.live_hub(bus, settings, origin) if bus else None)
-    app = create_app(engine, build_router(), websocket=live.handle, extra_routes=file_routes.register)
+
+    def extra_routes(web_app: web.Application, mount: str) -> None:
+        file_routes.register(web_app, mount)
+        console.register(web_app, settings)
+
+    app = create_app(engine, build_router(), websocket=live.handle, extra_routes=extra_routes)
     livequery.attach_to(app, live)
     if bus is not None:
         cluster.attach(app, engine, bus, origin)
@@ -95,8 +100,11 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
 
 
 def banner(settings: Settings) -> str:
-    url = f"http://{settings.host}:{settings.port}{settings.mount_path}"
-    return f"bapp {settings.app_id} listening on {url}"
+    origin = f"http://{settings.host}:{settings.port}"
+    text = f"bapp {settings.app_id} listening on {origin}{settings.mount_path}"
+    if console.enabled(settings):
+        text += f"\nconsole: {origin}{console.base_path(settings)}/"
+    return text
 
 
 def warnings(settings: Settings) -> list[str]:

@@ -242,6 +242,7 @@ class CloudCode:
         except CloudLoadError as exc:
             log.error("cloud code not reloaded: %s", exc)
             return False
+        fresh.adopt_webhooks(self.engine.triggers)
         old, self.engine.triggers = self.engine.triggers, fresh
         unload(old)
         log.info("cloud code reloaded from %s", self.path)
@@ -252,7 +253,9 @@ def install(engine: Engine, settings: Settings) -> CloudCode:
     """Loads ``settings.cloud_path`` (if any) into ``engine`` and makes the
     engine run hooks through the cloud layer."""
     if settings.cloud_path:
-        engine.triggers = load(settings.cloud_path)
+        fresh = load(settings.cloud_path)
+        fresh.adopt_webhooks(engine.triggers)
+        engine.triggers = fresh
     cloud_runtime.install(engine)
     code = _installed[engine] = CloudCode(engine, settings.cloud_path, settings.reload)
     return code

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from bapp.config import Settings
-from bapp.core import read, write
+from bapp.core import logbuffer, read, webhooks, write
 from bapp.core.auth import Auth, AuthService
 from bapp.core.auth_providers import AuthProviders
 from bapp.core.idempotency import Idempotency
@@ -56,6 +56,8 @@ class Engine:
         self.hook_runner: Callable[[Registered, Request], Awaitable[Any]] | None = None
         # Run in order at the end of start() (e.g. applying schema files).
         self.startup_tasks: list[Callable[[Engine], Awaitable[None]]] = []
+        # Recent log records for GET /scriptlog, collected while running.
+        self.logs = logbuffer.LogBuffer(settings.log_buffer_size)
         self.auth_providers = AuthProviders.from_settings(settings)
         self.idempotency = Idempotency(self, settings.idempotency_paths, settings.idempotency_ttl)
         # Its counter can be replaced by one shared between instances.
@@ -65,11 +67,13 @@ class Engine:
 
     # ---------------------------------------------------------------- setup
     async def start(self) -> None:
+        logbuffer.attach(self.logs)
         await self.storage.connect()
         await self.schemas.load()
         for name in ("_User", "_Role"):
             await self.schemas.ensure_class(name)
         await self._ensure_system_indexes()
+        await webhooks.load(self)
         if self.idempotency.enabled:
             await self.idempotency.start()
         for task in self.startup_tasks:
@@ -86,6 +90,7 @@ class Engine:
         await self.storage.ensure_index("_Role", self.schemas.fields_of("_Role"), {"name": 1}, "name_1", unique=True)
 
     async def stop(self) -> None:
+        logbuffer.detach(self.logs)
         await self.push.drain()
         await self.storage.close()
 

@@ -102,6 +102,11 @@ class Registry:
         self.jobs: dict[str, Registered] = {}
         # Names of the Python modules the code was loaded from.
         self.modules: list[str] = []
+        # Webhooks (the hooks API, stored in _Hooks): kept apart from the
+        # loaded code, carried over when cloud code reloads, and consulted
+        # first, as Parse Server registers them after the code.
+        self.web_functions: dict[str, Registered] = {}
+        self.web_triggers: dict[tuple[str, str], Registered] = {}
 
     def clear(self) -> None:
         self.triggers.clear()
@@ -131,17 +136,24 @@ class Registry:
             raise ValueError("a job needs a name")
         self.jobs[name] = Registered(fn, None, "job", name)
 
+    def adopt_webhooks(self, other: Registry) -> None:
+        self.web_functions = other.web_functions
+        self.web_triggers = other.web_triggers
+
     def trigger(self, trigger: str, class_name: str) -> Registered | None:
-        return self.triggers.get((trigger, class_name))
+        key = (trigger, class_name)
+        return self.web_triggers.get(key) or self.triggers.get(key)
 
     def function(self, name: Any) -> Registered | None:
-        return self.functions.get(name) if isinstance(name, str) else None
+        if not isinstance(name, str):
+            return None
+        return self.web_functions.get(name) or self.functions.get(name)
 
     def job(self, name: Any) -> Registered | None:
         return self.jobs.get(name) if isinstance(name, str) else None
 
     def has(self, trigger: str, class_name: str) -> bool:
-        return (trigger, class_name) in self.triggers
+        return (trigger, class_name) in self.triggers or (trigger, class_name) in self.web_triggers
 
 
 def _default_message(req: Request) -> str:

@@ -7,9 +7,13 @@ are only ever looked up as dict keys."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import orjson
+
 from bapp.cloud import runtime as cloud_runtime
+from bapp.errors import ParseError
 from bapp.http.router import ApiRequest, ApiResponse, Router
 
 _RESERVED = frozenset({
@@ -39,9 +43,36 @@ def call_params(req: ApiRequest) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k not in _RESERVED}
 
 
+log = logging.getLogger("bapp.cloud")
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ("********" if k == "password" else _masked(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(_masked(value), default=str).decode()
+
+
 async def run_function(req: ApiRequest) -> ApiResponse:
-    result = await cloud_runtime.call_function(req.engine, req.params["name"], call_params(req), req.auth)
-    return ApiResponse(cloud_runtime.function_response(result))
+    name = req.params["name"]
+    params = call_params(req)
+    user = (req.auth.user or {}).get("objectId")
+    try:
+        result = await cloud_runtime.call_function(req.engine, name, params, req.auth)
+        response = cloud_runtime.function_response(result)
+    except ParseError as exc:
+        # The lines Parse Server logs for every call (its Logs page shows them).
+        log.error("Failed running cloud function %s for user %s with:\n  Input: %s\n  Error: %s",
+                  name, user, _json(params), _json({"code": exc.code, "message": exc.message}))
+        raise
+    log.info("Ran cloud function %s for user %s with:\n  Input: %s\n  Result: %s",
+             name, user, _json(params), _json(response.get("result")))
+    return ApiResponse(response)
 
 
 async def _start_job(req: ApiRequest, name: Any) -> ApiResponse:

@@ -9,7 +9,13 @@ from bapp import __version__, errors
 from bapp.core import aggregate as agg
 from bapp.errors import ParseError
 from bapp.http.router import ApiRequest, ApiResponse, Router
-from bapp.model import types
+from bapp.model import ops, types
+
+# The Parse Server release whose REST protocol bapp implements; clients such
+# as Parse Dashboard gate features on it. bapp's own version is reported
+# separately under "bappVersion".
+PARSE_SERVER_VERSION = "9.10.0"
+_CONFIG_OPS = frozenset({"Increment", "Add", "AddUnique", "Remove"})
 
 
 async def server_info(req: ApiRequest) -> ApiResponse:
@@ -17,17 +23,19 @@ async def server_info(req: ApiRequest) -> ApiResponse:
     push = req.engine.push.configured
     features = {
         "globalConfig": {"create": True, "read": True, "update": True, "delete": True},
-        "hooks": {"create": False, "read": False, "update": False, "delete": False},
+        "hooks": {"create": True, "read": True, "update": True, "delete": True},
         "cloudCode": {"jobs": True},
-        "logs": {"level": False, "size": False, "order": False, "until": False, "from": False},
+        "logs": {"level": True, "size": True, "order": True, "until": True, "from": True},
+        # Saved audiences work with or without a push adapter.
         "push": {"immediatePush": push, "scheduledPush": False, "storedPushData": push,
-                 "pushAudiences": False, "localization": False},
+                 "pushAudiences": True, "localization": False},
         "schemas": {"addField": True, "removeField": True, "addClass": True, "removeClass": True,
                     "clearAllDataFromClass": True, "exportClass": False, "editClassLevelPermissions": True,
                     "editPointerPermissions": True},
         "settings": {"securityCheck": False},
     }
-    return ApiResponse({"features": features, "parseServerVersion": __version__})
+    return ApiResponse({"features": features, "parseServerVersion": PARSE_SERVER_VERSION,
+                        "bappVersion": __version__})
 
 
 async def get_config(req: ApiRequest) -> ApiResponse:
@@ -48,10 +56,24 @@ async def put_config(req: ApiRequest) -> ApiResponse:
     if not isinstance(params, dict) or not isinstance(master_only, dict):
         raise ParseError(errors.INVALID_JSON, "config params must be an object")
     types.check_keys(params, top=False)
-    for key in list(params) + list(master_only):
+    for key in params:
         if not isinstance(key, str) or not types.FIELD_NAME_RE.match(key):
             raise ParseError(errors.INVALID_KEY_NAME, f"Invalid config key: {key}")
-    await req.engine.storage.update_config(params, master_only)
+    current = (await req.engine.storage.get_config()).get("params") or {}
+    values: dict[str, Any] = {}
+    flags: dict[str, bool] = {}
+    for key, value in params.items():
+        if ops.is_op(value) and value["__op"] == "Delete":
+            values[key] = value  # the store drops the parameter and its masterKeyOnly entry
+            continue
+        if ops.is_op(value):  # Parse Dashboard adds to and removes from array parameters
+            if value["__op"] not in _CONFIG_OPS:
+                raise ParseError(errors.INVALID_JSON, f"{value['__op']} cannot change a config parameter")
+            value = ops.apply(current.get(key), ops.validate_op(key, value))
+        values[key] = value
+        # As Parse Server: every parameter written gets its flag, false unless sent as true.
+        flags[key] = master_only.get(key) is True
+    await req.engine.storage.update_config(values, flags)
     return ApiResponse({"result": True})
 
 

@@ -75,4 +75,6 @@ class StorageAdapter(Protocol):
 
     # the single config document
     async def get_config(self) -> dict: ...
+    # params values are set, or {"__op": "Delete"} removes the parameter and
+    # its masterKeyOnly entry; master_key_only holds booleans.
     async def update_config(self, params: dict, master_key_only: dict) -> None: ...
