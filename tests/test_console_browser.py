@@ -298,3 +298,42 @@ def test_phone_width(env):
     page.wait_for_selector("#config-params tr[data-param=welcome]")
     assert rest(env["server"], "GET", "/config", master=False) == {"params": {"welcome": "hello"}}
     shot(page, "phone-config")
+
+
+JOB_CLOUD = '''
+import asyncio
+
+from bapp import cloud
+
+
+@cloud.job("rebuildTotals")
+async def rebuild(req):
+    await req.message("halfway")
+    await asyncio.sleep(0.5)
+    return "totals rebuilt"
+'''
+
+
+def test_start_a_job_and_watch_its_status(env, tmp_path):
+    cloud_file = tmp_path / "jobs.py"
+    cloud_file.write_text(JOB_CLOUD)
+    server = ServerProcess(["--app-id", APP_ID, "--master-key", MASTER_KEY, "--cloud", str(cloud_file)],
+                           label="console-jobs")
+    try:
+        server.wait_ready()
+        page = env["browser"].new_page()
+        page.on("pageerror", lambda exc: env["problems"].append(str(exc)))
+        page.goto(server.url + "/dashboard/")
+        sign_in_master(page)
+        page.goto(server.url + "/dashboard/#/cloud")
+        page.select_option("#job-name", "rebuildTotals")
+        page.click("#start-job")
+        page.wait_for_selector("#job-status [data-status=succeeded]")
+        assert "totals rebuilt" in page.locator("#job-status").inner_text()
+        page.wait_for_selector("#job-history tr[data-status=succeeded]")
+        statuses = rest(server, "GET", "/classes/_JobStatus")["results"]
+        assert [(s["jobName"], s["status"], s["message"]) for s in statuses] == \
+            [("rebuildTotals", "succeeded", "totals rebuilt")]
+        page.close()
+    finally:
+        server.stop()
