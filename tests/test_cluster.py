@@ -260,3 +260,37 @@ async def test_rate_limit_holds_across_instances_and_survives_a_redis_outage(red
         if redis_server.process is None:
             redis_server.start()
         await group.close()
+
+
+async def test_webhook_registered_through_b_is_called_by_a(pair):
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"success": {"echo": body["params"]}})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    target = TestServer(app, host="127.0.0.1")
+    await target.start_server()
+    try:
+        a, b = pair
+        url = f"http://127.0.0.1:{target.port}/hook"
+        created = await b.post("/hooks/functions", {"functionName": "remote", "url": url}, master=True)
+        assert created.status == 200, created.body
+
+        async def called() -> bool:
+            reply = await a.post("/functions/remote", {"x": 1})
+            return reply.status == 200 and reply.body == {"result": {"echo": {"x": 1}}}
+
+        await eventually(called, timeout=1.0)
+        # Parse Server deletes a hook with a Delete op on PUT
+        assert (await b.put("/hooks/functions/remote", {"__op": "Delete"}, master=True)).status == 200
+
+        async def gone() -> bool:
+            return (await a.post("/functions/remote", {"x": 1})).status == 400
+
+        await eventually(gone, timeout=1.0)
+    finally:
+        await target.close()
