@@ -294,3 +294,26 @@ async def test_webhook_registered_through_b_is_called_by_a(pair):
         await eventually(gone, timeout=1.0)
     finally:
         await target.close()
+
+
+async def test_a_rules_own_redis_url_shares_its_count_without_a_bus(redis_server):
+    from bapp import config_options
+
+    rules = config_options.rate_limits([{"requestPath": "/functions/*", "requestTimeWindow": 60_000,
+                                         "requestCount": 1, "includeInternalRequests": True,
+                                         "redisUrl": redis_server.url}])
+    group = Instances()
+    a, b = await group.start(2, None, rate_limits=rules)
+    try:
+        assert (await a.post("/functions/none", {})).status == 400  # counted (an unknown function)
+        limited = await b.post("/functions/none", {})
+        assert (limited.status, limited.body) == (429, {"code": 100, "error": "Too many requests."})
+    finally:
+        await group.close()
+
+
+def test_rate_limit_redis_url_must_be_a_string():
+    from bapp import config_options
+
+    with pytest.raises(ValueError, match="rateLimit.redisUrl must be a string"):
+        config_options.rate_limits([{"requestPath": "*", "requestTimeWindow": 1, "requestCount": 1, "redisUrl": 5}])

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from bapp.config import Settings
     from bapp.core.engine import Engine
 
-__all__ = ["Bus", "Coherence", "ClusterHub", "RELAY_ENV", "build_bus", "live_hub", "attach"]
+__all__ = ["Bus", "Coherence", "ClusterHub", "RELAY_ENV", "build_bus", "live_hub", "attach", "attach_rate_counters"]
 
 
 BUS_KEY = web.AppKey("cluster_bus", object)
@@ -53,15 +53,9 @@ def new_origin() -> str:
 
 
 def attach(app: web.Application, engine: Engine, bus: Bus, origin: str) -> Coherence:
-    """Joins the bus when the app starts and leaves it on cleanup; with
-    Redis, rate limits are counted there too, so they hold across instances."""
+    """Joins the bus when the app starts and leaves it on cleanup."""
     coherence = Coherence(engine, bus, channel(engine.settings, "invalidate"), origin)
     app[BUS_KEY] = bus
-    counter = None
-    if engine.settings.redis_url and engine.rate_limiter.rules:
-        counter = RedisCounter(engine.settings.redis_url, channel(engine.settings, "ratelimit:"),
-                               fallback=engine.rate_limiter.counter)
-        engine.rate_limiter.counter = counter
 
     async def start(_: web.Application) -> None:
         await bus.start()
@@ -69,9 +63,33 @@ def attach(app: web.Application, engine: Engine, bus: Bus, origin: str) -> Coher
     async def stop(_: web.Application) -> None:
         await coherence.close()
         await bus.close()
-        if counter is not None:
-            await counter.close()
 
     app.on_startup.insert(0, start)
     app.on_cleanup.append(stop)
     return coherence
+
+
+def attach_rate_counters(app: web.Application, engine: Engine) -> None:
+    """Rate limits count in Redis where one is configured (``--redis-url``
+    for every rule, or a rule's own ``redisUrl``), so they hold across
+    instances."""
+    limiter = engine.rate_limiter
+    settings = engine.settings
+    counters: dict[str, RedisCounter] = {}
+
+    def counter(url: str) -> RedisCounter:
+        if url not in counters:
+            counters[url] = RedisCounter(url, channel(settings, "ratelimit:"))
+        return counters[url]
+
+    if settings.redis_url and limiter.rules:
+        limiter.counter = counter(settings.redis_url)
+    for rule in limiter.rules:
+        if rule.redis_url:
+            rule.counter = counter(rule.redis_url)
+    if counters:
+        async def close(_: web.Application) -> None:
+            for one in counters.values():
+                await one.close()
+
+        app.on_cleanup.append(close)
