@@ -27,6 +27,8 @@ class Limits:
     batch_size: int = 1_000
     value_depth: int = 32
     max_limit: int = 0  # 0 = no cap, as Parse Server's default
+    graphql_depth: int = 20  # nested field levels of one GraphQL operation (introspection needs 15)
+    graphql_fields: int = 1_000  # field selections of one GraphQL operation, fragments expanded
 
 
 @dataclass
@@ -74,9 +76,12 @@ class Settings:
     file_upload_anonymous: bool = False
     file_upload_authenticated: bool = True
     file_extensions: list[str] | None = None
-    file_denied_extensions: list[str] | None = None  # None = bapp's default deny list
-    file_denied_types: list[str] | None = None  # None = bapp's default deny list
+    file_denied_extensions: list[str] | None = None  # extra refusals on top of file_extensions
+    file_denied_types: list[str] | None = None  # extra refusals on top of file_extensions
     allow_origin: str = "*"
+    mount_graphql: bool = True  # Parse Server's mountGraphQL (off there by default, on in bapp)
+    graphql_path: str = "/graphql"  # Parse Server's graphQLPath: at the origin, not under mount_path
+    graphql_playground: bool = True  # GraphiQL on GET <graphql_path> for a browser
     webhook_key: str | None = None
     webhook_timeout: int = 10  # seconds an outgoing webhook call may take
     log_buffer_size: int = 1000  # recent log records kept for GET /scriptlog
@@ -85,7 +90,6 @@ class Settings:
     dashboard: bool | None = None
     dashboard_path: str = "dashboard"
     dashboard_role: str = "admin"
-    graphql_path: str = "/graphql"
     redis_url: str | None = None  # the bus between instances (LiveQuery events, cache invalidation)
     workers: int = 1  # processes serving one port (bapp.cluster.workers)
     limits: Limits = field(default_factory=Limits)
@@ -176,6 +180,11 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "push": "push",
     "schema": "schema_options",
     "encodeParseObjectInCloudFunction": None,
+    "mountGraphQL": "mount_graphql",
+    "graphQLPath": "graphql_path",
+    "mountPlayground": "graphql_playground",
+    # bapp's playground is always GET <graphQLPath> with a browser's Accept header.
+    "playgroundPath": None,
 }
 
 
@@ -187,7 +196,7 @@ _UNSUPPORTED_PARSE_OPTIONS = frozenset({
     "preventLoginWithUnverifiedEmail", "preventSignupWithUnverifiedEmail", "filesAdapter",
     "databaseAdapter", "cacheAdapter", "analyticsAdapter", "loggerAdapter", "oauth",
     "maintenanceKey", "maintenanceKeyIps",
-    "mountGraphQL", "graphQLPath", "graphQLSchema", "mountPlayground", "playgroundPath",
+    "graphQLSchema",
     "extendSessionOnUse", "allowExpiredAuthDataToken", "preserveFileName", "customPages", "pages",
     "routeAllowList", "readOnlyMasterKeyIps", "requestKeywordDenylist", "security",
 })
@@ -241,21 +250,39 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
             if (value or {}).get("redisURL"):
                 settings.redis_url = str(value["redisURL"])
         elif key == "fileUpload":
-            value = value or {}
-            settings.file_upload_public = bool(value.get("enableForPublic", False))
-            settings.file_upload_anonymous = bool(value.get("enableForAnonymousUser", False))
-            settings.file_upload_authenticated = bool(value.get("enableForAuthenticatedUser", True))
-            if "fileExtensions" in value:
-                settings.file_extensions = list(value["fileExtensions"])
+            _apply_file_upload(settings, value, path)
         elif key in _STRUCTURED_OPTIONS:
             _apply_structured(settings, key, value, Path(path).resolve().parent, path)
         elif target == "max_upload_size":
             settings.max_upload_size = _parse_size(value)
             settings.body_limit = max(settings.body_limit, settings.max_upload_size)
-        elif target == "mount_path":
-            settings.mount_path = "/" + str(value).strip("/")
+        elif target in ("mount_path", "graphql_path"):
+            setattr(settings, target, "/" + str(value).strip("/"))
         elif target:
             setattr(settings, target, value)
+
+
+_FILE_UPLOAD_FLAGS = (("enableForPublic", "file_upload_public", False),
+                      ("enableForAnonymousUser", "file_upload_anonymous", False),
+                      ("enableForAuthenticatedUser", "file_upload_authenticated", True))
+
+
+def _apply_file_upload(settings: Settings, value: Any, path: str) -> None:
+    """Parse Server 9's ``fileUpload`` option, validated with its messages:
+    missing keys take Parse Server's defaults (``fileExtensions``: its
+    HTML/SVG/XML blocklist)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: fileUpload must be an object value.")
+    for name, target, default in _FILE_UPLOAD_FLAGS:
+        flag = value.get(name, default)
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{path}: fileUpload.{name} must be a boolean value.")
+        setattr(settings, target, flag)
+    extensions = value.get("fileExtensions")
+    if extensions is not None and (not isinstance(extensions, list)
+                                   or not all(isinstance(e, str) for e in extensions)):
+        raise ConfigError(f"{path}: fileUpload.fileExtensions must be an array.")
+    settings.file_extensions = list(extensions) if extensions is not None else None
 
 
 _STRUCTURED_OPTIONS = frozenset({"idempotencyOptions", "rateLimit", "trustProxy", "auth", "push", "schema"})

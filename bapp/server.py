@@ -12,6 +12,7 @@ from bapp.cloud import loader as cloud_loader
 from bapp.config import Settings
 from bapp.core.engine import Engine
 from bapp.http import files as file_routes
+from bapp.http import graphql as graphql_routes
 from bapp.http.app import create_app
 from bapp.http.routes import build_router
 
@@ -88,6 +89,7 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
 
     def extra_routes(web_app: web.Application, mount: str) -> None:
         file_routes.register(web_app, mount)
+        graphql_routes.register(web_app, mount)
         console.register(web_app, settings)
 
     app = create_app(engine, build_router(), websocket=live.handle, extra_routes=extra_routes)

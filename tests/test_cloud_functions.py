@@ -274,8 +274,10 @@ async def test_login_hooks_run_through_the_cloud_layer(api):
     assert (info.value.code, info.value.message) == (101, "banned")
 
 
-async def test_none_result_answers_empty_object(api):
-    assert tuple(await call(api, "nothing")) == (200, {})
+async def test_none_result_answers_null(api):
+    # A Python None is JavaScript's null: {"result": null}. cloud.UNDEFINED
+    # gives {} (tests/test_parity_cloud.py).
+    assert tuple(await call(api, "nothing")) == (200, {"result": None})
 
 
 async def test_objects_are_encoded_as_parse_objects(api):

@@ -217,7 +217,7 @@ async def test_envelope_over_the_limit_is_413(api, token):
     ok = await post_envelope(api, "fits.bin", envelope(b"a" * 1000, _SessionToken=token))
     assert ok.status == 201
     big = await post_envelope(api, "big.bin", envelope(b"a" * 1001, _SessionToken=token))
-    assert (big.status, big.body) == (413, {"code": 130, "error": "File size exceeds maximum allowed: 1000 bytes."})
+    assert (big.status, big.body) == (413, {"error": "request entity too large"})
     huge = await post_envelope(api, "huge.bin", envelope(b"a" * 50_000, _SessionToken=token))
     assert huge.status == 413
 
@@ -309,7 +309,7 @@ async def test_size_limit_with_content_length(api, token, files_dir):
     api.engine.settings.max_upload_size = 1000
     assert (await upload(api, "edge.bin", b"a" * 1000, "application/octet-stream", token=token)).status == 201
     reply = await upload(api, "big.bin", b"a" * 1001, "application/octet-stream", token=token)
-    assert (reply.status, reply.body) == (413, {"code": 130, "error": "File size exceeds maximum allowed: 1000 bytes."})
+    assert (reply.status, reply.body) == (413, {"error": "request entity too large"})
     assert len(stored_files(files_dir)) == 1
     assert list((files_dir / ".tmp").iterdir()) == []
     assert len(list((files_dir / ".meta").iterdir())) == 1
@@ -325,9 +325,32 @@ async def test_size_limit_while_streaming_leaves_nothing(api, token, files_dir):
     async with api.session.post(f"{api.base}/files/stream.bin", data=body(),
                                 headers={**api.headers(token=token), "Content-Type": "application/octet-stream"}) as resp:
         assert resp.status == 413
-        assert await resp.json() == {"code": 130, "error": "File size exceeds maximum allowed: 300000 bytes."}
+        assert await resp.json() == {"error": "request entity too large"}
     assert stored_files(files_dir) == []
     assert leftovers(files_dir) == []
+
+
+async def test_stream_mode_over_the_limit_is_130(api, token, files_dir):
+    # The SDK's binary upload (X-Parse-Upload-Mode: stream) answers as Parse
+    # Server's streaming path: 400, code 130.
+    api.engine.settings.max_upload_size = 1000
+    stream = {"X-Parse-Upload-Mode": "stream"}
+    ok = await upload(api, "fits.bin", b"a" * 1000, "application/octet-stream", token=token, headers=stream)
+    assert ok.status == 201
+    big = await upload(api, "big.bin", b"a" * 1001, "application/octet-stream", token=token, headers=stream)
+    assert (big.status, big.body) == (400, {"code": 130, "error": "File size exceeds maximum allowed: 1000 bytes."})
+
+    async def body():
+        for _ in range(3):
+            yield b"z" * 600
+
+    async with api.session.post(f"{api.base}/files/chunked.bin", data=body(),
+                                headers={**api.headers(token=token), **stream,
+                                         "Content-Type": "application/octet-stream"}) as resp:
+        assert resp.status == 400
+        assert await resp.json() == {"code": 130, "error": "File size exceeds maximum allowed: 1000 bytes."}
+    assert len(stored_files(files_dir)) == 1
+    assert list((files_dir / ".tmp").iterdir()) == []
 
 
 async def test_master_can_raise_the_limit_per_request(api, token):
@@ -341,48 +364,62 @@ async def test_master_can_raise_the_limit_per_request(api, token):
 # ------------------------------------------------------------------ type refusals
 @pytest.mark.parametrize("name, content_type, ext", [
     ("page.html", "text/plain", "html"),
-    ("page.HTM", None, "htm"),
+    ("page.HTM", None, "HTM"),
+    ("page.HTML", "text/html", "HTML"),
     ("image.svg", "image/svg+xml", "svg"),
-    ("image.png", "image/svg+xml", "svg+xml"),
+    ("image.SvgZ", None, "SvgZ"),
     ("doc.xhtml", "application/xhtml+xml", "xhtml"),
     ("data.xml", "application/octet-stream", "xml"),
-    ("feed.bin", "application/rss+xml", "rss+xml"),
-    ("picture.png", "text/html; charset=utf-8", "html"),
-    ("picture.png", " TEXT/HTML ;charset=utf-8", "html"),
-    ("picture.png", "text/xml", "xml"),
-    ("evil.html.png", "image/png", "html"),
+    ("style.xsl", None, "xsl"),
+    ("style.xslt", None, "xslt"),
+    ("graph.rdf", None, "rdf"),
+    ("formula.mathml", None, "mathml"),
     ("evil.png.html", "image/png", "html"),
-    ("evil.svg.", "image/png", "svg"),
     ("page", "text/html", "html"),
-    ("script.js", "text/plain", "js"),
-    ("module.txt", "application/javascript", "javascript"),
+    ("page", "image/svg+xml", "svg+xml"),
+    ("page", "text/html; charset=utf-8", "html"),
+    ("feed.weird", "application/xhtml+xml", "xhtml+xml"),
+    ("page", "svg", "svg"),
 ])
-async def test_script_capable_types_are_refused(api, token, files_dir, name, content_type, ext):
+async def test_parse_server_9_blocklist(api, token, files_dir, name, content_type, ext):
     reply = await upload(api, name, b"<b>hi</b>", content_type, token=token)
     assert (reply.status, reply.body) == (400, {"code": 130, "error": f"File upload of extension {ext} is disabled."})
     assert stored_files(files_dir) == []
 
 
-@pytest.mark.parametrize("head", [
-    b"<!DOCTYPE html><html><body>x</body></html>",
-    b"\xef\xbb\xbf  <html>",
-    b"\n\n<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>",
-    b"<?xml version='1.0'?><x/>",
-    b"hello <script>alert(1)</script>",
-    b"<p>para",
+@pytest.mark.parametrize("name, content_type, served", [
+    ("script.js", "text/plain", "application/javascript"),
+    ("module.txt", "application/javascript", "text/plain"),
+    ("picture.png", "text/html", "image/png"),
+    ("data.json", None, "application/json"),
+    ("evil.html.png", "image/png", "image/png"),
+    ("noext", "application/javascript", "application/javascript"),
 ])
-async def test_missing_extension_with_dangerous_sniffed_type_is_refused(api, token, head):
-    for content_type in (None, "application/octet-stream"):
-        reply = await upload(api, "noext", head, content_type, token=token)
-        assert reply.status == 400, (head, content_type)
-        assert reply.body["code"] == 130
+async def test_ordinary_types_are_accepted_and_served_by_extension(api, token, name, content_type, served):
+    reply = await upload(api, name, b"x = 1", content_type, token=token)
+    assert reply.status == 201, reply.body
+    status, _, headers = await fetch(api, reply.body["url"])
+    assert (status, headers["Content-Type"]) == (200, served)
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    if not served.startswith(("image/", "text/plain", "application/json")):
+        assert headers["Content-Disposition"].startswith("attachment")
 
 
-async def test_missing_extension_with_harmless_bytes_is_accepted(api, token):
+@pytest.mark.parametrize("content_type", ["image", "image/", "/png", "text/plain,text/html", "image//svg+xml",
+                                          "a b/c"])
+async def test_malformed_content_type_without_extension(api, token, files_dir, content_type):
+    reply = await upload(api, "noext", b"data", content_type, token=token)
+    assert (reply.status, reply.body) == (400, {"code": 130, "error": "Invalid Content-Type."})
+    assert stored_files(files_dir) == []
+
+
+async def test_name_without_extension_gets_one_from_its_type(api, token):
     reply = await upload(api, "noext", b"\x89PNG\r\n\x1a\n....", "application/octet-stream", token=token)
     assert reply.status == 201
     assert NAME.fullmatch(reply.body["name"]).group(1) == "noext.bin"
-    plain = await upload(api, "readme", b"just text <with> brackets", None, token=token)
+    photo = await upload(api, "photo", b"\xff\xd8\xff", "image/jpeg", token=token)
+    assert NAME.fullmatch(photo.body["name"]).group(1) == "photo.jpeg"
+    plain = await upload(api, "readme", b"just <html> text", None, token=token)
     assert plain.status == 201
     status, body, headers = await fetch(api, plain.body["url"])
     assert (status, headers["Content-Type"]) == (200, "application/octet-stream")
@@ -399,9 +436,8 @@ async def test_allow_list_setting_as_parse_server(api, token):
     assert by_type.body == {"code": 130, "error": "File upload of extension csv is disabled."}
 
 
-async def test_deny_lists_are_configurable(api, token):
-    api.engine.settings.file_denied_extensions = []
-    api.engine.settings.file_denied_types = []
+async def test_star_allows_every_extension(api, token):
+    api.engine.settings.file_extensions = ["*"]
     api.engine.files.policy = TypePolicy(api.engine.settings)
     reply = await upload(api, "logo.svg", b"<svg/>", "image/svg+xml", token=token)
     assert reply.status == 201
@@ -409,6 +445,18 @@ async def test_deny_lists_are_configurable(api, token):
     # Allowed on purpose, still never rendered inline.
     assert headers["Content-Type"] == "image/svg+xml"
     assert headers["Content-Disposition"].startswith("attachment")
+    odd = await upload(api, "noext", b"x", "not a type", token=token)
+    assert odd.status == 201
+
+
+async def test_extra_deny_lists_refuse_more(api, token):
+    api.engine.settings.file_denied_extensions = ["js"]
+    api.engine.settings.file_denied_types = ["application/x-sh"]
+    api.engine.files.policy = TypePolicy(api.engine.settings)
+    assert (await upload(api, "a.js.txt", b"x", token=token)).body == {
+        "code": 130, "error": "File upload of extension js is disabled."}
+    assert (await upload(api, "a.bin", b"x", "application/x-sh", token=token)).body == {
+        "code": 130, "error": "File upload of extension x-sh is disabled."}
 
 
 async def test_master_key_bypasses_type_checks_but_download_is_an_attachment(api):

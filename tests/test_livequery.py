@@ -672,3 +672,15 @@ async def test_unknown_installation_ids_are_echoed_verbatim(api):
     reply = await sock.subscribe("Item", {})
     assert reply["installationId"] == inst
     await sock.close()
+
+
+async def test_unknown_query_property_is_parse_servers_schema_error(api, sock):
+    # The JS SDK reconnects and resubscribes on exactly this answer.
+    await make_class(api, "Thing")
+    await sock.send({"op": "subscribe", "requestId": 1,
+                     "query": {"className": "Thing", "where": {}, "keys": ["a"], "unknownField": 1}})
+    assert await sock.recv() == {"op": "error", "error": "Additional properties not allowed", "code": 1,
+                                 "reconnect": True, "requestId": None}
+    # The connection stays usable; known properties (and the pre-7 ``fields``) are accepted.
+    reply = await sock.subscribe("Thing", {}, 2, fields=["a"], watch=["a"])
+    assert reply["requestId"] == 2

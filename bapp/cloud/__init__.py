@@ -66,7 +66,10 @@ own triggers again; nesting deeper than 16 hooks fails with 141.
 Function results. A returned dict with a string ``className`` and
 ``objectId`` (and no other ``__type``), at any depth, is encoded as a Parse
 object (``{"__type": "Object", "className", "objectId", ...}``) so SDKs get
-a ``Parse.Object``; datetimes become Dates; returning None answers ``{}``.
+a ``Parse.Object``; datetimes become Dates. Returning None answers
+``{"result": null}``; return ``cloud.UNDEFINED`` for Parse's "no result"
+answer ``{}`` (a JS function returning undefined; the SDK resolves it to
+``undefined``).
 Params arrive in REST JSON (Dates and Pointers stay typed dicts)."""
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bapp.cloud.runtime import Error, count, create, delete, find, first, get, pointer, run, update
+from bapp.cloud.runtime import UNDEFINED, Error, count, create, delete, find, first, get, pointer, run, update
 from bapp.core import cloud_validators as _validators
 from bapp.core.triggers import Registry, Request
 
@@ -84,7 +87,7 @@ __all__ = [
     "Error", "Request", "Registry", "registry", "registering", "define", "job", "before_save", "after_save",
     "before_delete", "after_delete", "before_find", "after_find", "before_login", "after_login",
     "after_logout", "before_save_file", "after_save_file", "before_delete_file", "after_delete_file",
-    "find", "first", "get", "count", "create", "update", "delete", "run", "pointer",
+    "find", "first", "get", "count", "create", "update", "delete", "run", "pointer", "UNDEFINED",
 ]
 
 _default_registry = Registry()

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bapp import errors
 from bapp.core import cloud_validators
 from bapp.core.auth import Auth
-from bapp.core.triggers import Registered, Request, call_hook, log, normalize_class
+from bapp.core.triggers import UNDEFINED, Registered, Request, call_hook, log, normalize_class
 from bapp.errors import ParseError
 from bapp.model import denylist, ops, types
 from bapp.model.query import parse_options
@@ -312,7 +312,8 @@ async def run(name: str, params: dict | None = None, *, master: bool = False, us
     """Calls a cloud function (validator included); returns its result."""
     engine = current_engine()
     auth = await auth_for(engine, master=master, user=user, session_token=session_token, context=context)
-    return await call_function(engine, name, to_rest(params or {}), auth)
+    result = await call_function(engine, name, to_rest(params or {}), auth)
+    return None if result is UNDEFINED else result
 
 
 def pointer(obj: Any, object_id: str | None = None) -> dict:
@@ -330,6 +331,8 @@ def pointer(obj: Any, object_id: str | None = None) -> dict:
 
 
 # ------------------------------------------------------------------ functions
+
+
 
 async def call_function(engine: Engine, name: Any, params: dict, auth: Auth) -> Any:
     """Runs cloud function ``name`` for ``auth``; 141 for an unknown name."""
@@ -351,8 +354,8 @@ def encode_result(value: Any, depth: int = 0) -> Any:
     JSON scalars are kept."""
     if depth > _MAX_RESULT_DEPTH:
         raise ParseError(errors.SCRIPT_FAILED, "The function result is nested too deeply.")
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
+    if value is None or value is UNDEFINED or isinstance(value, (str, bool, int, float)):
+        return None if value is UNDEFINED else value
     if isinstance(value, datetime):
         return types.date_json(value)
     if isinstance(value, (bytes, bytearray)):
@@ -360,7 +363,7 @@ def encode_result(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         return [encode_result(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        out = {str(k): encode_result(v, depth + 1) for k, v in value.items()}
+        out = {str(k): encode_result(v, depth + 1) for k, v in value.items() if v is not UNDEFINED}
         if (isinstance(value.get("className"), str) and isinstance(value.get("objectId"), str)
                 and value.get("__type", "Object") == "Object"):
             out = {"__type": "Object", **{k: v for k, v in out.items() if k != "__type"}}
@@ -369,9 +372,9 @@ def encode_result(value: Any, depth: int = 0) -> Any:
 
 
 def function_response(result: Any) -> dict:
-    """``{"result": ...}``; a function that returns None answers ``{}``
-    (as a JS function returning undefined)."""
-    return {} if result is None else {"result": encode_result(result)}
+    """``{"result": ...}``; None is ``{"result": null}`` (a JS function
+    returning null) and ``UNDEFINED`` answers ``{}`` (returning undefined)."""
+    return {} if result is UNDEFINED else {"result": encode_result(result)}
 
 
 # ------------------------------------------------------------------ jobs

@@ -1,12 +1,13 @@
 """The file service: who may upload, which names and types are acceptable,
 the file hooks, and the stored names clients get back.
 
-Parse Server's rules are followed (names, error codes, upload permissions,
-``<32 hex>_<name>`` stored names, an extension added from the content type)
-with safer defaults: script-capable types are refused by extension, by
-content type (parameters ignored) and, for a name without an extension, by
-sniffing the first bytes. Bytes flow as async chunk iterators from the
-transport to the adapter, with the size limit enforced while they flow."""
+Parse Server 9's rules are followed: names, error codes, upload
+permissions, the ``fileUpload.fileExtensions`` check (by default every
+extension but HTML, SVG, XML and their relatives), ``<32 hex>_<name>``
+stored names, an extension added from the content type and a stored type
+that follows a known extension. Bytes flow as async chunk iterators from
+the transport to the adapter, with the size limit enforced while they
+flow."""
 
 from __future__ import annotations
 
@@ -38,51 +39,37 @@ log = logging.getLogger("bapp.files")
 FILE_CLASS = "@File"  # the registry key Parse uses for Parse.File triggers
 MAX_NAME_LENGTH = 128
 _NAME = re.compile(r"[_a-zA-Z0-9][a-zA-Z0-9@. ~_-]*")
-SNIFF_BYTES = 512
 
-# Types a browser may run script in when it renders them from the app's
-# origin. Parse Server only refuses html-like extensions by default (its
-# later advisories added SVG, XHTML and XML); bapp refuses the whole family.
-DEFAULT_DENIED_EXTENSIONS = (
-    "html", "htm", "shtml", "shtm", "xhtml", "xht", "xhtm", "mht", "mhtml", "svg", "svgz",
-    "xml", "xsl", "xslt", "rss", "atom", "rdf", "mml", "xul", "js", "mjs", "cjs", "hta", "swf",
+# Parse Server 9's default ``fileUpload.fileExtensions``: every extension
+# except HTML, SVG, XML and their relatives (``svg+xml``, ``xhtml``, ``xsl``,
+# ``mathml``, ...), matched without regard to letter case.
+_XML = r"(\+[xX][mM][lL])?"
+DEFAULT_FILE_EXTENSIONS = (
+    r"^(?!([xXsS]?[hH][tT][mM][lL]?" + _XML + r"|[xX][hH][tT]|[sS][vV][gG]([zZ]|\+[xX][mM][lL])?|[xX][mM][lL]"
+    r"|[xX][sS][lL][tT]?" + _XML + r"|[xX][sS][dD]|[rR][nN][gG]|[rR][dD][fF]" + _XML + r"|[oO][wW][lL]"
+    r"|[mM][aA][tT][hH][mM][lL]" + _XML + r")$)",
 )
-DEFAULT_DENIED_TYPES = (
-    "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
-    "text/xsl", "*+xml", "text/javascript", "application/javascript", "application/x-javascript",
-    "application/ecmascript", "text/ecmascript", "application/x-shockwave-flash",
-    "application/hta", "message/rfc822", "multipart/x-mixed-replace",
-)
+# A media type token (RFC 9110), as Parse Server checks a Content-Type.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~A-Za-z0-9]+")
 # Served inline; anything else is sent as an attachment.
 _INLINE_TYPES = ("text/plain", "text/csv", "application/pdf", "application/json", "application/octet-stream")
 _INLINE_FAMILIES = ("image/", "audio/", "video/")
 
-# Document starts a browser sniffs as HTML or XML (after whitespace/BOM).
-_SNIFF_TAGS = (
-    b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<iframe", b"<h1", b"<div",
-    b"<font", b"<table", b"<a", b"<style", b"<title", b"<b", b"<br", b"<p", b"<!--", b"<svg",
-    b"<xsl", b"<xml", b"<meta", b"<img", b"<object", b"<embed", b"<form", b"<link", b"<base",
-)
-_SNIFF_ANYWHERE = (b"<script", b"<html", b"<svg", b"<iframe", b"<body", b"<?xml", b"<!doctype html")
-
 _MIME = mimetypes.MimeTypes()  # the built-in table only: the same on every machine
 for _type, _ext in (("image/webp", ".webp"), ("text/markdown", ".md"), ("video/webm", ".webm"),
                     ("audio/ogg", ".ogg"), ("audio/mp4", ".m4a"), ("video/quicktime", ".mov"),
-                    ("application/zip", ".zip"), ("audio/wav", ".wav")):
+                    ("application/zip", ".zip"), ("audio/wav", ".wav"), ("font/woff", ".woff"),
+                    ("font/woff2", ".woff2"), ("video/mp2t", ".ts"), ("application/epub+zip", ".epub")):
     _MIME.add_type(_type, _ext)
 _PREFERRED_EXTENSION = {"image/jpeg": "jpeg"}  # what Parse Server's mime table answers
 
 
 class FileTooLarge(ParseError):
-    """Over ``max_upload_size``: code 130 as Parse Server's streaming upload
-    answers, with HTTP 413 as its buffered upload answers."""
+    """Over ``max_upload_size``: code 130, as Parse Server's stream-mode
+    upload answers (the transport answers a buffered upload's 413)."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(errors.FILE_SAVE_ERROR, f"File size exceeds maximum allowed: {limit} bytes.")
-
-    @property
-    def status(self) -> int:
-        return 413
 
 
 @dataclass
@@ -140,13 +127,6 @@ def has_extension(name: str) -> bool:
     return name.rfind(".") > 0
 
 
-def all_extensions(name: str) -> list[str]:
-    """Every dotted part after the first, normalised: ``a.html.png`` gives
-    ``["html", "png"]`` and ``a.HTML. `` gives ``["html"]``."""
-    parts = name.split(".")[1:]
-    return [p.strip().strip(".").lower() for p in parts if p.strip().strip(".")]
-
-
 def extension_for(content_type: str | None) -> str | None:
     base = media_type(content_type)
     if not base:
@@ -174,75 +154,70 @@ def is_inline(content_type: str) -> bool:
     return base in _INLINE_TYPES or base.startswith(_INLINE_FAMILIES)
 
 
-def sniff(head: bytes) -> str | None:
-    """``"html"`` when the first bytes look like a document a browser would
-    render (HTML, SVG or XML), else None."""
-    text = head[:SNIFF_BYTES]
-    if text.startswith(b"\xef\xbb\xbf"):
-        text = text[3:]
-    text = text.lstrip(b" \t\r\n\x0c").lower()
-    if text.startswith(b"<?xml"):
-        return "xml"
-    for tag in _SNIFF_TAGS:
-        if text.startswith(tag) and (len(text) == len(tag) or text[len(tag):len(tag) + 1] in b" \t\r\n\x0c>/"):
-            return "html"
-    if any(marker in text for marker in _SNIFF_ANYWHERE):
-        return "html"
-    return None
-
-
 class TypePolicy:
-    """Which uploads are refused for their extension or content type."""
+    """Parse Server 9's ``fileUpload.fileExtensions`` check: the extension
+    of the name (or, when the name has none the type table knows, the
+    Content-Type's subtype) must match one of the patterns. Optional extra
+    deny lists (``file_denied_extensions``/``file_denied_types``) refuse
+    more, checked on every dotted part of the name."""
 
     def __init__(self, settings: Settings) -> None:
-        denied_ext = getattr(settings, "file_denied_extensions", None)
-        denied_types = getattr(settings, "file_denied_types", None)
-        self.denied_extensions = {e.lower().lstrip(".") for e in
-                                  (DEFAULT_DENIED_EXTENSIONS if denied_ext is None else denied_ext)}
-        self.denied_types = [t.lower() for t in (DEFAULT_DENIED_TYPES if denied_types is None else denied_types)]
-        self.allowed = settings.file_extensions  # Parse Server's fileExtensions (regexes)
+        configured = settings.file_extensions
+        self.allowed = list(DEFAULT_FILE_EXTENSIONS if configured is None else configured)
+        self.denied_extensions = {e.lower().lstrip(".") for e in settings.file_denied_extensions or ()}
+        self.denied_types = [t.lower() for t in settings.file_denied_types or ()]
 
-    def type_denied(self, base: str) -> bool:
-        return any(fnmatch.fnmatchcase(base, pattern) for pattern in self.denied_types)
-
-    def refusal(self, name: str, content_type: str | None) -> str | None:
-        """The offending extension or subtype, or None when acceptable."""
-        for ext in all_extensions(name):
-            if ext in self.denied_extensions:
-                return ext
-            implied = type_for("x." + ext)
-            if implied and self.type_denied(implied):
-                return ext
-        base = media_type(content_type)
-        if base:
-            if "/" not in base:
-                if base in self.denied_extensions:
-                    return base
-            elif self.type_denied(base):
-                return base.split("/", 1)[1]
-        return self._not_allowed(name, base)
-
-    def _not_allowed(self, name: str, base: str | None) -> str | None:
-        # Parse Server's allow-list check, on the same "extension" it uses.
-        if self.allowed is None:
-            return None
-        if has_extension(name):
-            ext = extension_of(name)
-        elif base and "/" in base:
-            ext = base.split("/", 1)[1]
-        else:
-            ext = base or ""
-        if not ext:
-            return None
+    def valid(self, ext: str) -> bool:
         for pattern in self.allowed:
             if pattern == "*":
-                return None
+                return True
             try:
                 if re.search(pattern, ext):
-                    return None
+                    return True
             except re.error:
-                continue
-        return ext
+                continue  # Parse Server fails on a broken pattern; here it matches nothing
+        return False
+
+    def check(self, name: str, content_type: str | None) -> None:
+        """Raises Parse Server's 130 for a refused upload."""
+        ext = _parse_extension(name)
+        if ext and not self.valid(ext):
+            raise refuse_type(ext)
+        recognized = bool(ext) and type_for(name) is not None
+        if not recognized and content_type and "*" not in self.allowed:
+            self._check_content_type(content_type)
+        self._check_deny_lists(name, content_type)
+
+    def _check_content_type(self, content_type: str) -> None:
+        # The type a file without a known extension is served as.
+        slash = content_type.find("/")
+        kind = content_type[:slash].strip() if slash > 0 else ""
+        subtype = content_type[slash + 1:].split(";", 1)[0].strip() if slash > 0 else ""
+        if not _TOKEN.fullmatch(kind) or not _TOKEN.fullmatch(subtype):
+            bare = re.sub(r"\s+", "", content_type.split(";", 1)[0] if slash < 0 else kind)
+            if bare and not self.valid(bare):
+                raise refuse_type(bare)
+            raise ParseError(errors.FILE_SAVE_ERROR, "Invalid Content-Type.")
+        subtype = re.sub(r"\s+", "", subtype)
+        if not self.valid(subtype):
+            raise refuse_type(subtype)
+
+    def _check_deny_lists(self, name: str, content_type: str | None) -> None:
+        for part in name.split(".")[1:]:
+            part = part.strip().lower()
+            if part in self.denied_extensions:
+                raise refuse_type(part)
+        base = media_type(content_type)
+        if base and any(fnmatch.fnmatchcase(base, pattern) for pattern in self.denied_types):
+            raise refuse_type(base.split("/", 1)[-1])
+
+
+def _parse_extension(name: str) -> str:
+    """The text after the name's last dot, MIME parameters and whitespace
+    removed, letter case kept (the refusal message shows it as sent)."""
+    if "." not in name:
+        return ""
+    return re.sub(r"\s+", "", name[name.rfind(".") + 1:].split(";", 1)[0])
 
 
 def refuse_type(ext: str) -> ParseError:
@@ -388,19 +363,13 @@ class FileService:
         check_keywords(upload.metadata)
         check_keywords(upload.tags)
         if not auth.master:
-            refused = self.policy.refusal(upload.filename, upload.content_type)
-            if refused:
-                raise refuse_type(refused)
+            self.policy.check(upload.filename, upload.content_type)
         limit = upload.max_size if upload.max_size is not None else self.settings.max_upload_size
         if upload.length is not None and upload.length > limit:
             raise FileTooLarge(limit)
-        head, chunks = await peek(limit_size(upload.chunks, limit), SNIFF_BYTES)
+        head, chunks = await peek(limit_size(upload.chunks, limit), 1)
         if not head:
             raise ParseError(errors.FILE_SAVE_ERROR, "Invalid file upload.")
-        if not auth.master and not has_extension(upload.filename):
-            sniffed = sniff(head)
-            if sniffed:
-                raise refuse_type(sniffed)
         info = FileInfo(upload.filename, content_type=upload.content_type, size=upload.length,
                         metadata=dict(upload.metadata), tags=dict(upload.tags))
         info, stored = await self._before_save(auth, info)
@@ -429,7 +398,9 @@ class FileService:
         ext = extension_for(content_type)
         if not has_extension(name) and ext:
             name = f"{name}.{ext}"
-        elif has_extension(name) and not content_type:
+        elif has_extension(name) and type_for(name):
+            # Parse Server 9: a known extension decides the stored type, not
+            # the type the client declared.
             content_type = type_for(name)
         stored = f"{secrets.token_hex(16)}_{name}"
         try:

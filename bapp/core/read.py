@@ -209,7 +209,12 @@ async def resolve_subqueries(engine: Engine, class_name: str, schema: ClassSchem
         elif isinstance(value, dict) and any(op in value for op in ("$inQuery", "$notInQuery", "$select", "$dontSelect")):
             if depth >= limit:
                 raise ParseError(errors.INVALID_QUERY, f"Subqueries are nested too deeply (limit {limit}).")
-            out[key] = await _field_subqueries(engine, value, auth, depth)
+            resolved = await _field_subqueries(engine, value, auth, depth)
+            if schema.fields.get(key, {}).get("type") == "Relation":
+                # A sub-query on a relation field selects the owners of the matches.
+                out = await _relation_equality(engine, class_name, key, resolved, out)
+            else:
+                out[key] = resolved
         elif schema.fields.get(key, {}).get("type") == "Relation":
             out = await _relation_equality(engine, class_name, key, value, out)
         else:

@@ -41,6 +41,28 @@ def normalize_class(name: str) -> str:
     return _ALIASES.get(name, name)
 
 
+class _Undefined:
+    """JavaScript's ``undefined`` for function results: returned, the
+    answer is ``{}`` (Parse's "no result"); inside a dict the key is left
+    out, inside a list it is a null, as JSON.stringify does."""
+
+    _instance: _Undefined | None = None
+
+    def __new__(cls) -> _Undefined:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "cloud.UNDEFINED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNDEFINED = _Undefined()
+
+
 @dataclass
 class Registered:
     """One registered handler: a trigger, a cloud function or a job."""

@@ -21,7 +21,7 @@ import orjson
 
 from bapp import errors
 from bapp.core.auth import Auth
-from bapp.core.triggers import Registered, Request
+from bapp.core.triggers import UNDEFINED, Registered, Request
 from bapp.errors import ParseError
 from bapp.model import types
 from bapp.storage.base import FindOptions
@@ -189,6 +189,8 @@ class Caller:
         answer = await post(self.engine, self.hook.url, body)
         if isinstance(answer, dict) and answer.get("error") not in (None, ""):
             raise _answer_error(answer["error"])
+        if self.hook.function_name and not (isinstance(answer, dict) and "success" in answer):
+            return UNDEFINED  # no result at all: Parse Server answers {}
         result = answer.get("success") if isinstance(answer, dict) else None
         if self.hook.trigger_name == "beforeSave":
             if isinstance(result, dict) and isinstance(req.object, dict):

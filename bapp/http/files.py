@@ -138,15 +138,43 @@ async def no_filename(request: web.Request) -> web.StreamResponse:
     raise ParseError(errors.INVALID_FILE_NAME, "Filename not provided.")
 
 
+def stream_mode(request: web.Request) -> bool:
+    """The SDK's binary upload (``X-Parse-Upload-Mode: stream``)."""
+    return request.headers.get("X-Parse-Upload-Mode") == "stream"
+
+
 async def upload(request: web.Request) -> web.StreamResponse:
     engine = _engine(request)
     filename = request.match_info["filename"]
-    if _uses_envelope(request):
-        auth, job = await _envelope_upload(request, engine, filename)
-    else:
-        auth, job = await _raw_upload(request, filename)
-    result = await engine.files.create(auth, job, _mount_url(request))
+    try:
+        if _uses_envelope(request) and not stream_mode(request):
+            auth, job = await _envelope_upload(request, engine, filename)
+        else:
+            auth, job = await _raw_upload(request, filename)
+        result = await engine.files.create(auth, job, _mount_url(request))
+    except FileTooLarge:
+        # Read what the client still sends (as Parse Server resumes the
+        # request) so it gets the answer instead of a reset connection.
+        await _drain(request, engine.settings.max_upload_size * 2 + ENVELOPE_SLACK)
+        if stream_mode(request):
+            raise  # 400, code 130 "File size exceeds maximum allowed: N bytes."
+        # Parse Server buffers other uploads with a body-size limit, whose
+        # refusal is a plain 413. Both modes stream here.
+        raise HTTPError(413, "request entity too large") from None
     return envelope.json_response(result, 201, {"Location": result["url"]})
+
+
+async def _drain(request: web.Request, budget: int) -> None:
+    """Discards the rest of the body, at most ``budget`` bytes (beyond
+    that the connection is closed after the answer)."""
+    try:
+        while budget > 0:
+            chunk = await request.content.read(min(CHUNK_SIZE, budget))
+            if not chunk:
+                return
+            budget -= len(chunk)
+    except (ConnectionError, OSError):
+        return
 
 
 async def _raw_upload(request: web.Request, filename: str) -> tuple[Auth, Upload]:

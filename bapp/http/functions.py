@@ -93,6 +93,8 @@ async def start_job(req: ApiRequest) -> ApiResponse:
 
 
 def register(router: Router) -> None:
-    router.add("POST", "/functions/{name}", run_function)
+    # A name with slashes (``/functions/a/../b``) is looked up whole, so it
+    # is an unknown function (141) as in Parse Server, never another route.
+    router.add("POST", "/functions/{name:path}", run_function)
     router.add("POST", "/jobs/{name}", start_named_job)
     router.add("POST", "/jobs", start_job)

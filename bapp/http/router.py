@@ -73,7 +73,9 @@ class Router:
         self._routes: list[tuple[str, re.Pattern, Handler]] = []
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
-        regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "/?$"
+        """``{name}`` matches one path segment, ``{name:path}`` the rest of the path."""
+        regex = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+?)", pattern)
+        regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex) + "/?$"
         self._routes.append((method, re.compile(regex), handler))
 
     def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:

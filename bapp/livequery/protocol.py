@@ -2,11 +2,15 @@
 server's frames, field for field as Parse Server sends them.
 
 Parsing is deliberately lenient where old or current SDKs differ from
-Parse Server's strict JSON schema (extra properties, ``fields`` instead of
-``keys``, comma-separated ``keys``, ``sessionToken: null``): a strict
-rejection with ``reconnect: true`` turns into a reconnect storm in the JS
-SDK, so unknown properties are ignored and request-scoped errors are sent
-with ``reconnect: false``."""
+Parse Server's strict JSON schema (``fields`` instead of ``keys``,
+comma-separated ``keys``, ``sessionToken: null``, extra top-level
+properties): a strict rejection with ``reconnect: true`` turns into a
+reconnect storm in the JS SDK, so request-scoped errors are sent with
+``reconnect: false``. One rejection is kept as Parse Server sends it: an
+unknown property inside a subscription's ``query`` answers "Additional
+properties not allowed" (code 1, ``reconnect: true``, no requestId), the
+answer the JS SDK's resubscribe flow is built on (it reconnects without
+``installationId`` and resubscribes every subscription it holds)."""
 
 from __future__ import annotations
 
@@ -22,6 +26,9 @@ NOT_CONNECTED = 2  # subscribe/unsubscribe before connect, unknown requestId
 INVALID_KEYS = 4  # connect with a wrong application id or client key
 
 KEY_FIELDS = ("javascriptKey", "clientKey", "restAPIKey", "windowsKey", "masterKey")
+# Parse Server's subscribe schema for ``query``, plus the pre-7 ``fields``.
+QUERY_FIELDS = frozenset({"className", "where", "keys", "watch", "fields"})
+ADDITIONAL_PROPERTIES = "Additional properties not allowed"
 
 
 class ProtocolError(Exception):
@@ -143,6 +150,9 @@ def _subscribe(op: str, data: dict) -> Subscribe:
     query = data.get("query")
     if not isinstance(query, dict):
         raise ProtocolError(BAD_MESSAGE, "Missing required property: query", request_id)
+    if any(key not in QUERY_FIELDS for key in query):
+        # Parse Server's schema error: connection-scoped, with reconnect.
+        raise ProtocolError(BAD_MESSAGE, ADDITIONAL_PROPERTIES, reconnect=True)
     class_name = query.get("className")
     if not isinstance(class_name, str) or not class_name:
         raise ProtocolError(BAD_MESSAGE, "Missing required property: query.className", request_id)

@@ -23,8 +23,16 @@ describe('Parse.Cloud.run', () => {
     assert.equal(await Parse.Cloud.run('hello'), 'Hello world!');
   });
 
-  test('a function returning nothing resolves to undefined', async () => {
+  test('a function returning cloud.UNDEFINED resolves to undefined', async () => {
     assert.equal(await Parse.Cloud.run('nothing'), undefined);
+  });
+
+  test('a function returning None resolves to null', async () => {
+    assert.equal(await Parse.Cloud.run('nullResult'), null);
+  });
+
+  test('a function name with a path is an unknown function', async () => {
+    await rejectsWith(Parse.Cloud.run('a/b'), Parse.Error.SCRIPT_FAILED, 'Invalid function: "a/b"');
   });
 
   test('an unknown function is 141', async () => {
@@ -115,6 +123,12 @@ describe('triggers through object.save()', () => {
 });
 
 describe('jobs', () => {
+  test('getJobsData lists the defined jobs', async () => {
+    const data = await Parse.Cloud.getJobsData();
+    assert.ok(data.jobs.includes('compatJob'), JSON.stringify(data));
+    assert.ok(Array.isArray(data.in_use));
+  });
+
   test('startJob returns a status id and the job succeeds', async () => {
     const jobId = await Parse.Cloud.startJob('compatJob', { n: 7 });
     assert.match(jobId, /^[A-Za-z0-9]{10}$/);

@@ -130,12 +130,41 @@ describe('saving files', () => {
 });
 
 describe('refused uploads', () => {
-  test('HTML and SVG are refused', async () => {
+  test('HTML and SVG are refused (Parse Server 9 blocklist), letter case kept', async () => {
     await login();
     await rejectsWith(new Parse.File('page.html', { base64: b64('<p>hi</p>') }).save(),
       Parse.Error.FILE_SAVE_ERROR, 'File upload of extension html is disabled.');
-    await rejectsWith(new Parse.File('logo.png', { base64: b64('<svg/>') }, 'image/svg+xml').save(),
+    await rejectsWith(new Parse.File('page.HTML', { base64: b64('<p>hi</p>') }).save(),
+      Parse.Error.FILE_SAVE_ERROR, 'File upload of extension HTML is disabled.');
+    await rejectsWith(new Parse.File('logo', { base64: b64('<svg/>') }, 'image/svg+xml').save(),
       Parse.Error.FILE_SAVE_ERROR, 'File upload of extension svg+xml is disabled.');
+  });
+
+  test('a malformed Content-Type on a name without extension is refused', async () => {
+    await login();
+    await rejectsWith(new Parse.File('noext', { base64: b64('x') }, 'image/').save(),
+      Parse.Error.FILE_SAVE_ERROR, 'Invalid Content-Type.');
+  });
+
+  test('JavaScript is an ordinary file, served by its extension as an attachment', async () => {
+    await login();
+    const file = await new Parse.File('app.js', { base64: b64('alert(1)') }, 'text/html').save();
+    assert.equal(originalName(file), 'app.js');
+    const got = await download(file.url());
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('content-type'), 'application/javascript');
+    assert.equal(got.headers.get('x-content-type-options'), 'nosniff');
+    assert.match(got.headers.get('content-disposition'), /^attachment/);
+  });
+
+  test('over the size limit: the binary upload answers 130, the base64 one 413', async () => {
+    await login();
+    const big = Buffer.alloc(20 * 1024 * 1024 + 1, 97);
+    // The SDK rejects a failed binary upload with the raw {code, error} body.
+    await assert.rejects(new Parse.File('big.bin', big).save(), (error) =>
+      error.code === Parse.Error.FILE_SAVE_ERROR && error.error === 'File size exceeds maximum allowed: 20971520 bytes.');
+    await assert.rejects(new Parse.File('big.bin', { base64: big.toString('base64') }).save(),
+      (error) => error.message === 'request entity too large');
   });
 
   test('a bad name is refused', async () => {

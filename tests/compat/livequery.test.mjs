@@ -140,3 +140,78 @@ describe('query.subscribe()', () => {
     assert.equal((await second.next()).object.id, item.id);
   });
 });
+
+describe('resubscribe (the SDK spec "Parse LiveQuery can resubscribe")', () => {
+  function liveClient() {
+    const url = new URL(config.serverURL);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    return new Parse.LiveQueryClient({
+      applicationId: config.appId,
+      serverURL: url.toString(),
+      javascriptKey: config.javascriptKey,
+      masterKey: null,
+      sessionToken: null,
+    });
+  }
+
+  async function until(check, what) {
+    for (let i = 0; i < 100; i += 1) {
+      if (check()) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  test('an unknown query property answers "Additional properties not allowed" and the client resubscribes', async () => {
+    const client = liveClient();
+    client.open();
+    let resubscribed = 0;
+    const original = client.resubscribe.bind(client);
+    client.resubscribe = () => { resubscribed += 1; return original(); };
+    const errors = [];
+    client.on('error', (error) => errors.push(error));
+    await client.connectPromise;
+    const tag = unique('resub');
+    const events = recorder(client.subscribe(new Parse.Query(className).equalTo('tag', tag)));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The SDK opens a new socket for the reconnect and leaves this one open.
+    const firstSocket = client.socket;
+    client.socket.send(JSON.stringify({
+      op: 'subscribe',
+      requestId: 99,
+      query: { className, where: { objectId: 'HEXkuHFm0D' }, keys: ['foo', 'objectId'],
+        unknownField: 'throws Additional properties not allowed error' },
+    }));
+    await until(() => resubscribed > 0, 'resubscribe');
+    assert.deepEqual(errors, ['Additional properties not allowed']);
+    assert.equal(client.additionalProperties, false); // the SDK's next connect omits installationId
+    await until(() => client.state === 'connected', 'the new connection');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // the subscription made before the reconnect still delivers events
+    const item = new Parse.Object(className);
+    await save(item, { tag, n: 1 });
+    assert.equal((await events.next()).object.id, item.id);
+    await client.close();
+    firstSocket.close();
+  });
+
+  test('after the socket drops the client reconnects and its subscriptions keep working', async () => {
+    const client = liveClient();
+    client.open();
+    await client.connectPromise;
+    const tag = unique('drop');
+    const subscription = client.subscribe(new Parse.Query(className).equalTo('tag', tag));
+    await subscription.subscribePromise;
+    const events = recorder(subscription);
+    let resubscribed = 0;
+    const original = client.resubscribe.bind(client);
+    client.resubscribe = () => { resubscribed += 1; return original(); };
+    client.socket.close();
+    await until(() => resubscribed > 0 && client.state === 'connected', 'resubscribe after the drop');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const item = new Parse.Object(className);
+    await save(item, { tag, n: 2 });
+    assert.equal((await events.next()).object.id, item.id);
+    await client.close();
+  });
+});

@@ -239,6 +239,13 @@ class MongoAdapter:
             {"owningId": {"$in": owning_ids}}, {"relatedId": 1}).to_list(None)
         return list(dict.fromkeys(d["relatedId"] for d in docs))
 
+    async def relation_pairs(self, field_name: str, owner_class: str, owning_ids: list[str]) -> list[tuple[str, str]]:
+        """(owningId, relatedId) of many owners at once (GraphQL reads the
+        relation fields of a whole page of objects with one lookup)."""
+        docs = await self._col(_join_name(field_name, owner_class)).find(
+            {"owningId": {"$in": owning_ids}}, {"owningId": 1, "relatedId": 1}).to_list(None)
+        return list(dict.fromkeys((d["owningId"], d["relatedId"]) for d in docs))
+
     async def owning_ids(self, field_name: str, owner_class: str, related_ids: list[str]) -> list[str]:
         docs = await self._col(_join_name(field_name, owner_class)).find(
             {"relatedId": {"$in": related_ids}}, {"owningId": 1}).to_list(None)

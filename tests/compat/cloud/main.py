@@ -33,6 +33,11 @@ def crash(req):
 
 @cloud.define("nothing")
 def nothing(req):
+    return cloud.UNDEFINED
+
+
+@cloud.define("nullResult")
+def null_result(req):
     return None
 
 

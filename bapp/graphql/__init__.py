@@ -1,0 +1,1 @@
+"""Parse Server's GraphQL API, generated from the live class schemas."""
