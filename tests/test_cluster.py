@@ -27,10 +27,18 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
-def redis_server():
+def redis_module_server():
     server = start_redis()
     yield server
     server.cleanup()
+
+
+@pytest.fixture
+def redis_server(redis_module_server):
+    if redis_module_server.process is None:  # a test stopped it and failed before restarting
+        redis_module_server.start()
+    redis_module_server.flush()
+    return redis_module_server
 
 
 class Instances:
