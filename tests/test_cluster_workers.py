@@ -56,8 +56,9 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 @pytest.fixture
 def workers():
-    uri = make_settings().database_uri
-    if not uri or uri.startswith("mongodb"):
+    settings = make_settings()
+    uri = settings.database_uri
+    if settings.in_memory or not uri:
         pytest.skip("--workers needs a database several processes share (this store is in-memory)")
     server = ServerProcess(["--workers", "2", "--database-uri", uri, "--app-id", APP_ID,
                             "--master-key", MASTER_KEY], label="workers")
