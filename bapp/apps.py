@@ -66,7 +66,10 @@ async def ensure_admin(engine: Engine, username: str, password: str, role: str =
     if users:
         user_id = users[0]["objectId"]
     else:
-        created = await engine.create("_User", {"username": username, "password": password}, master)
+        data: dict = {"username": username, "password": password}
+        if engine.settings.email.verify_user_emails:
+            data["emailVerified"] = True  # the operator's admin has no address to verify
+        created = await engine.create("_User", data, master)
         user_id = created["objectId"]
     roles = await engine.storage.find("_Role", engine.schemas.fields_of("_Role"), {"name": role}, FindOptions(limit=1))
     if roles:

@@ -1,4 +1,5 @@
-"""The ``bapp`` command: ``serve`` and ``schema check|docs``."""
+"""The ``bapp`` command: ``serve``, ``create-admin``, ``schema check|docs``,
+``backup`` and ``migrate``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ _FLAGS = {
     "mount_path": ("--mount-path", str),
     "server_url": ("--server-url", str),
     "database_uri": ("--database-uri", str),
+    "data_dir": ("--data-dir", str),
+    "database_pool_size": ("--database-pool-size", int),
     "schemas_path": ("--schemas", str),
     "cloud_path": ("--cloud", str),
     "app": ("--app", str),
@@ -58,6 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="check or document a schema file")
     schema.add_argument("action", choices=["check", "docs"])
     schema.add_argument("file")
+    backup = sub.add_parser("backup", help="write a consistent copy of the embedded (SQLite) store")
+    backup.add_argument("path", help="the backup file to write (must not exist)")
+    backup.add_argument("--data-dir", dest="data_dir", default=None)
+    backup.add_argument("--database-uri", dest="database_uri", default=None)
+    migrate = sub.add_parser("migrate", help="copy a whole app from one store to another")
+    migrate.add_argument("--from", dest="source", required=True, help="source database URI")
+    migrate.add_argument("--to", dest="target", required=True, help="target database URI")
+    migrate.add_argument("--from-files", dest="source_files", default=None,
+                         help="the source's local files folder (default: DATA_DIR/files)")
+    migrate.add_argument("--to-files", dest="target_files", default=None,
+                         help="the target's local files folder (default: DATA_DIR/files)")
+    migrate.add_argument("--data-dir", dest="data_dir", default=None)
+    migrate.add_argument("--batch-size", type=int, default=500)
     return parser
 
 
@@ -160,11 +176,45 @@ def create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def backup_command(args: argparse.Namespace) -> int:
+    from bapp.storage.sql.sqlite_db import BackupError, backup_file
+
+    settings = settings_from_args(args)
+    try:
+        store = settings.store
+        if store.kind != "sqlite":
+            raise ConfigError(f"backup copies the embedded SQLite store; this configuration uses {store.describe()} "
+                              "(use that database's own backup tools)")
+        pages = backup_file(store.path, args.path)
+    except (ConfigError, BackupError) as exc:
+        print(f"bapp: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up {store.path} to {args.path} ({pages} pages)")
+    return 0
+
+
+def migrate_command(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bapp import migrate
+
+    settings = settings_from_args(args)
+    try:
+        source = migrate.Endpoint.from_uri(args.source, settings, args.source_files)
+        target = migrate.Endpoint.from_uri(args.target, settings, args.target_files)
+        report = asyncio.run(migrate.run(source, target, batch_size=args.batch_size,
+                                         progress=migrate.Progress.for_stream(sys.stderr)))
+    except (ConfigError, migrate.MigrationError) as exc:
+        print(f"bapp: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args, argv)
-    if args.command == "create-admin":
-        return create_admin(args)
-    return schema_command(args)
+    commands = {"create-admin": create_admin, "backup": backup_command, "migrate": migrate_command}
+    return commands.get(args.command, schema_command)(args)

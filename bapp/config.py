@@ -9,6 +9,18 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from bapp.config_accounts import (
+    ACCOUNT_OPTIONS,
+    AccountConfigError,
+    AccountLockout,
+    EmailSettings,
+    PagesSettings,
+    PasswordPolicy,
+    apply_account_option,
+    validate_account_settings,
+)
 
 DEFAULT_MASTER_KEY = "bapp-master-key"
 DEFAULT_APP_ID = "bapp"
@@ -23,7 +35,7 @@ class Limits:
     include_count: int = 50
     subquery_depth: int = 5
     query_depth: int = 20
-    in_size: int = 10_000
+    in_size: int = 100_000  # well above what clients send (Parse Server has no bound)
     batch_size: int = 1_000
     value_depth: int = 32
     max_limit: int = 0  # 0 = no cap, as Parse Server's default
@@ -45,8 +57,13 @@ class Settings:
     mount_path: str = "/parse"
     server_url: str | None = None
     public_server_url: str | None = None
-    database_uri: str | None = None
+    database_uri: str | None = None  # None: SQLite in data_dir (see store_of)
+    data_dir: str = "./bapp_data"
+    # SQLite's commit flush: "full" (acknowledged writes survive a machine
+    # crash) or "normal" (they survive a crash of the server process only).
+    sqlite_synchronous: str = "full"
     database_name: str | None = None
+    database_pool_size: int = 10  # PostgreSQL connections per server process
     collection_prefix: str = ""
     schemas_path: str | None = None
     cloud_path: str | None = None
@@ -69,7 +86,7 @@ class Settings:
     default_limit: int = 100
     live_query_classes: list[str] | None = None
     protected_fields: dict = field(default_factory=lambda: {"_User": {"*": ["email"]}})
-    files_path: str = "./files"
+    files_path: str | None = None  # None: DATA_DIR/files
     files_adapter: str | None = None
     max_upload_size: int = 20 * 1024 * 1024
     file_upload_public: bool = False
@@ -79,6 +96,9 @@ class Settings:
     file_denied_extensions: list[str] | None = None  # extra refusals on top of file_extensions
     file_denied_types: list[str] | None = None  # extra refusals on top of file_extensions
     allow_origin: str = "*"
+    # Parse Server 9's enableSanitizedErrorResponse: permission refusals
+    # answer "Permission denied", their details go to the server log.
+    sanitized_errors: bool = True
     mount_graphql: bool = True  # Parse Server's mountGraphQL (off there by default, on in bapp)
     graphql_path: str = "/graphql"  # Parse Server's graphQLPath: at the origin, not under mount_path
     graphql_playground: bool = True  # GraphiQL on GET <graphql_path> for a browser
@@ -93,6 +113,12 @@ class Settings:
     redis_url: str | None = None  # the bus between instances (LiveQuery events, cache invalidation)
     workers: int = 1  # processes serving one port (bapp.cluster.workers)
     limits: Limits = field(default_factory=Limits)
+    # e-mail verification, password reset, password policy, lockout (config_accounts.py)
+    app_name: str | None = None
+    email: EmailSettings = field(default_factory=EmailSettings)
+    password_policy: PasswordPolicy | None = None
+    account_lockout: AccountLockout | None = None
+    pages: PagesSettings = field(default_factory=PagesSettings)
     # idempotencyOptions: path regexes (none = off) and record lifetime in seconds
     idempotency_paths: list[str] = field(default_factory=list)
     idempotency_ttl: int = 300
@@ -107,8 +133,17 @@ class Settings:
     schema_options: dict | None = None
 
     @property
+    def store(self) -> Store:
+        return store_of(self.database_uri, self.data_dir)
+
+    @property
     def in_memory(self) -> bool:
-        return not self.database_uri
+        return self.store.kind == "memory"
+
+    @property
+    def local_files_path(self) -> str:
+        """Where the local files adapter keeps uploads."""
+        return self.files_path or str(Path(self.data_dir) / "files")
 
     @property
     def master_key_is_default(self) -> bool:
@@ -123,6 +158,58 @@ class Settings:
         if request_base:
             return request_base.rstrip("/") + self.mount_path
         return f"http://{self.host}:{self.port}{self.mount_path}"
+
+
+@dataclass(frozen=True)
+class Store:
+    """Which store a database URI selects: ``sqlite`` (``path`` is its file),
+    ``memory``, ``postgres`` or ``mongodb``."""
+
+    kind: str
+    uri: str | None
+    path: Path | None = None
+
+    def describe(self) -> str:
+        if self.kind == "sqlite":
+            return f"SQLite {self.path}"
+        if self.kind == "memory":
+            return "in-memory store (lost when the server stops)"
+        parts = urlsplit(self.uri or "")
+        where = parts.hostname or "localhost"
+        if parts.port:
+            where += f":{parts.port}"
+        name = {"postgres": "PostgreSQL", "mongodb": "MongoDB"}[self.kind]
+        return f"{name} at {where}{parts.path or ''}"
+
+
+_URI_KINDS = {"postgres": "postgres", "postgresql": "postgres", "mongodb": "mongodb", "mongodb+srv": "mongodb"}
+
+
+def store_of(uri: str | None, data_dir: str | os.PathLike[str] = "./bapp_data") -> Store:
+    """The store a ``database_uri`` names. No URI: SQLite in ``DATA_DIR/data.db``;
+    ``memory://``: the in-memory store; ``sqlite:///ABS/PATH.db`` or
+    ``sqlite:relative/path.db``: that SQLite file."""
+    if not uri:
+        return Store("sqlite", None, (Path(data_dir) / "data.db").absolute())
+    scheme, sep, rest = uri.partition(":")
+    scheme = scheme.lower()
+    if not sep:
+        raise ConfigError(f"database URI without a scheme: {uri!r} (sqlite:, memory://, postgres://, mongodb://)")
+    if scheme == "memory":
+        return Store("memory", uri)
+    if scheme == "sqlite":
+        path = rest.split("?", 1)[0]
+        if path.startswith("//"):  # sqlite:///abs/path: an empty authority, then the absolute path
+            path = path[2:]
+            if not path.startswith("/"):
+                raise ConfigError(f"sqlite URI with a host: {uri!r} (use sqlite:///ABSOLUTE/PATH.db "
+                                  "or sqlite:relative/path.db)")
+        if not path.strip("/"):
+            raise ConfigError(f"sqlite URI without a file: {uri!r}")
+        return Store("sqlite", uri, Path(path).absolute())
+    if scheme in _URI_KINDS:
+        return Store(_URI_KINDS[scheme], uri)
+    raise ConfigError(f"unsupported database URI scheme {scheme!r} (sqlite:, memory://, postgres://, mongodb://)")
 
 
 # Parse Server option -> bapp setting. Options that bapp has no use for but that
@@ -157,8 +244,8 @@ _PARSE_OPTIONS: dict[str, str | None] = {
     "cloud": "cloud_path",
     "logLevel": "log_level",
     "allowOrigin": "allow_origin",
+    "enableSanitizedErrorResponse": "sanitized_errors",
     "webhookKey": "webhook_key",
-    "appName": None,
     "verbose": None,
     "silent": None,
     "liveQuery": None,
@@ -192,12 +279,11 @@ _PARSE_OPTIONS: dict[str, str | None] = {
 # their own message, since silently dropping one (a password policy, an
 # email adapter) would change what the deployment enforces.
 _UNSUPPORTED_PARSE_OPTIONS = frozenset({
-    "accountLockout", "passwordPolicy", "emailAdapter", "verifyUserEmails",
-    "preventLoginWithUnverifiedEmail", "preventSignupWithUnverifiedEmail", "filesAdapter",
+    "filesAdapter",
     "databaseAdapter", "cacheAdapter", "analyticsAdapter", "loggerAdapter", "oauth",
     "maintenanceKey", "maintenanceKeyIps",
     "graphQLSchema",
-    "extendSessionOnUse", "allowExpiredAuthDataToken", "preserveFileName", "customPages", "pages",
+    "extendSessionOnUse", "allowExpiredAuthDataToken", "preserveFileName",
     "routeAllowList", "readOnlyMasterKeyIps", "requestKeywordDenylist", "security",
 })
 
@@ -234,10 +320,16 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
     if unsupported:
         raise ConfigError(f"{path}: Parse Server option(s) bapp does not support: {', '.join(unsupported)} "
                           "(remove them, or keep that deployment on Parse Server)")
-    unknown = sorted(k for k in data if k not in _PARSE_OPTIONS)
+    unknown = sorted(k for k in data if k not in _PARSE_OPTIONS and k not in ACCOUNT_OPTIONS)
     if unknown:
         raise ConfigError(f"{path}: unknown option(s): {', '.join(unknown)}")
     for key, value in data.items():
+        if key in ACCOUNT_OPTIONS:
+            try:
+                apply_account_option(settings, key, value)
+            except AccountConfigError as exc:
+                raise ConfigError(f"{path}: {exc}") from None
+            continue
         target = _PARSE_OPTIONS[key]
         if key == "maxLimit":
             settings.limits.max_limit = int(value)
@@ -260,6 +352,10 @@ def apply_parse_config(settings: Settings, path: str | Path) -> None:
             setattr(settings, target, "/" + str(value).strip("/"))
         elif target:
             setattr(settings, target, value)
+    try:
+        validate_account_settings(settings)
+    except AccountConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 _FILE_UPLOAD_FLAGS = (("enableForPublic", "file_upload_public", False),
@@ -315,13 +411,15 @@ def _apply_structured(settings: Settings, key: str, value: Any, base: Path, path
 
 
 _ENV_TYPES = {f.name: f.type for f in fields(Settings)}
+# Settings that are dataclasses themselves: set from a config file, not one variable.
+_NESTED_SETTINGS = frozenset({"limits", "email", "password_policy", "account_lockout", "pages"})
 
 
 def apply_env(settings: Settings, environ: dict[str, str] | None = None) -> None:
     """Reads ``BAPP_<SETTING>`` variables (e.g. ``BAPP_MASTER_KEY``)."""
     environ = os.environ if environ is None else environ
     for f in fields(Settings):
-        if f.name == "limits":
+        if f.name in _NESTED_SETTINGS:
             continue
         raw = environ.get("BAPP_" + f.name.upper())
         if raw is None:
@@ -373,7 +471,7 @@ _ENV_PARSERS = {"rate_limits": _env_rate_limits, "trust_proxy": _env_trust_proxy
 
 
 def coerce(name: str, raw: str) -> Any:
-    kind = str(_ENV_TYPES[name])
+    kind = str(_ENV_TYPES[name]).replace(" | None", "")
     if kind == "int":
         return _parse_size(raw) if name in ("body_limit", "max_upload_size") else int(raw)
     if kind in ("bool", "bool | None"):

@@ -7,6 +7,10 @@ few places where Parse Server answers with a bare HTTP error, ``HTTPError``.
 
 from __future__ import annotations
 
+import logging
+
+log = logging.getLogger("bapp.errors")
+
 OTHER_CAUSE = -1
 INTERNAL_SERVER_ERROR = 1
 CONNECTION_FAILED = 100
@@ -70,13 +74,24 @@ FILE_READ_ERROR = 601
 X_DOMAIN_REQUEST = 602
 
 
-class ParseError(Exception):
-    """A failure reported to the client as ``{"code": code, "error": message}``."""
+# What clients read instead of a permission error's details when sanitized
+# errors are on (Parse Server 9's enableSanitizedErrorResponse, default on).
+PERMISSION_DENIED = "Permission denied"
 
-    def __init__(self, code: int, message: str = "") -> None:
+
+class ParseError(Exception):
+    """A failure reported to the client as ``{"code": code, "error": message}``.
+
+    ``sanitized`` marks a permission refusal whose message explains more
+    than a client should learn (which class, field or rule refused): with
+    sanitized errors on, the client reads "Permission denied" and the
+    message goes to the server log only."""
+
+    def __init__(self, code: int, message: str = "", *, sanitized: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.sanitized = sanitized
 
     @property
     def status(self) -> int:
@@ -88,8 +103,8 @@ class ParseError(Exception):
             return 500
         return 400
 
-    def to_json(self) -> dict:
-        return {"code": self.code, "error": self.message}
+    def to_json(self, sanitize: bool = False) -> dict:
+        return {"code": self.code, "error": client_message(self, sanitize)}
 
     def __repr__(self) -> str:
         return f"ParseError({self.code}, {self.message!r})"
@@ -99,10 +114,26 @@ class HTTPError(Exception):
     """A bare HTTP error (``{"error": message}``, no code), as Parse Server
     answers for a wrong application id or a master-only route."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, sanitized: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.sanitized = sanitized
+
+
+def client_message(exc: ParseError | HTTPError, sanitize: bool) -> str:
+    """The message a client reads; a sanitized refusal's details are logged
+    (not the master-key-only 403s, whose detail is always the same)."""
+    if exc.sanitized and sanitize:
+        if isinstance(exc, ParseError):
+            log.error("%s", exc.message)
+        return PERMISSION_DENIED
+    return exc.message
+
+
+def denied(code: int, detail: str) -> ParseError:
+    """A permission refusal (its code is kept; its detail may be sanitized)."""
+    return ParseError(code, detail, sanitized=True)
 
 
 def unauthorized() -> HTTPError:
@@ -110,4 +141,4 @@ def unauthorized() -> HTTPError:
 
 
 def master_key_required() -> HTTPError:
-    return HTTPError(403, "unauthorized: master key is required")
+    return HTTPError(403, "unauthorized: master key is required", sanitized=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from bapp.config import Settings
 from bapp.core.engine import Engine
 from bapp.http import files as file_routes
 from bapp.http import graphql as graphql_routes
+from bapp.http import pages as page_routes
 from bapp.http.app import create_app
 from bapp.http.routes import build_router
 
@@ -20,10 +22,19 @@ log = logging.getLogger("bapp")
 
 
 def build_storage(settings: Settings):
-    if settings.in_memory:
+    store = settings.store
+    if store.kind == "memory":
         from bapp.storage.mongo.memory import MemoryAdapter
 
         return MemoryAdapter()
+    if store.kind == "sqlite":
+        from bapp.storage.sql.sqlite import SqliteAdapter
+
+        return SqliteAdapter(store.path, synchronous=settings.sqlite_synchronous)
+    if store.kind == "postgres":
+        from bapp.storage.sql.pg_adapter import PostgresAdapter
+
+        return PostgresAdapter(settings.database_uri, pool_size=settings.database_pool_size)
     from pymongo import AsyncMongoClient
 
     from bapp.storage.mongo.adapter import MongoAdapter
@@ -45,6 +56,17 @@ def attach_files(engine: Engine) -> None:
     from bapp.storage.files.base import build_files_adapter
 
     engine.files = FileService(engine, build_files_adapter(engine.settings, engine.storage))
+
+
+def attach_mail(engine: Engine) -> None:
+    """Checks the account options and loads the emailAdapter (a bad one
+    stops start-up with its message)."""
+    from bapp.config_accounts import validate_account_settings
+    from bapp.mail import Mailer, build_mail_adapter
+
+    validate_account_settings(engine.settings)
+    adapter = build_mail_adapter(engine.settings.email.adapter)
+    engine.mail = Mailer(adapter, engine.settings.app_name) if adapter is not None else None
 
 
 def attach_schema_files(engine: Engine) -> None:
@@ -79,6 +101,7 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
     engine = engine or build_engine(settings)
     if engine.files is None:
         attach_files(engine)
+    attach_mail(engine)  # raises AccountConfigError / MailConfigError on bad account options
     attach_schema_files(engine)  # raises SchemaFileError (file and JSON path) on an invalid file
     attach_defined_schemas(engine)
     attach_admin(engine)  # after the schema files, which create the app's roles
@@ -89,6 +112,7 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
 
     def extra_routes(web_app: web.Application, mount: str) -> None:
         file_routes.register(web_app, mount)
+        page_routes.register(web_app, mount)
         graphql_routes.register(web_app, mount)
         console.register(web_app, settings)
 
@@ -99,7 +123,16 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
     cluster.attach_rate_counters(app, engine)
     app.on_startup.append(cloud.on_startup)
     app.on_shutdown.append(cloud.on_shutdown)
+    app.on_shutdown.append(_drain_mail)
     return app
+
+
+async def _drain_mail(app: web.Application) -> None:
+    from bapp.http.app import ENGINE_KEY
+
+    engine = app[ENGINE_KEY]
+    if engine.mail is not None:
+        await engine.mail.drain()
 
 
 def banner(settings: Settings) -> str:
@@ -107,7 +140,15 @@ def banner(settings: Settings) -> str:
     text = f"bapp {settings.app_id} listening on {origin}{settings.mount_path}"
     if console.enabled(settings):
         text += f"\nconsole: {origin}{console.base_path(settings)}/"
-    return text
+    return text + "\n" + storage_line(settings)
+
+
+def storage_line(settings: Settings) -> str:
+    """Which store this server uses and where its data lives."""
+    from bapp.storage.files.base import adapter_kind
+
+    files = "GridFS" if adapter_kind(settings) == "gridfs" else str(Path(settings.local_files_path).absolute())
+    return f"data: {settings.store.describe()}; files: {files}"
 
 
 def warnings(settings: Settings) -> list[str]:
@@ -115,5 +156,5 @@ def warnings(settings: Settings) -> list[str]:
     if settings.master_key_is_default:
         out.append("WARNING: using the default master key; set BAPP_MASTER_KEY or --master-key.")
     if settings.in_memory:
-        out.append("WARNING: no database URI: data lives in memory and is lost when the server stops.")
+        out.append("WARNING: memory:// store: data lives in memory and is lost when the server stops.")
     return out

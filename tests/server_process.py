@@ -31,13 +31,14 @@ class ServerProcess:
     (``output()``) and uploaded files to a temporary directory."""
 
     def __init__(self, args: list[str], *, label: str, mount: str = "/parse",
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, port: int | None = None) -> None:
         self.label = label
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}{mount}"
         self.ws_url = f"ws://127.0.0.1:{self.port}{mount}"
         self.log = tempfile.NamedTemporaryFile(prefix=f"bapp-{label}-", suffix=".log", delete=False)
         self.files_dir = tempfile.mkdtemp(prefix=f"bapp-{label}-files-")
+        self.data_dir = tempfile.mkdtemp(prefix=f"bapp-{label}-data-")
         command = [sys.executable, "-m", "bapp", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                    "--mount-path", mount, *args]
         self.process = subprocess.Popen(command, cwd=ROOT, env=self._env(env), stdout=self.log,
@@ -48,6 +49,7 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BAPP_")}
         env["BAPP_LOG_LEVEL"] = "warning"
         env["BAPP_FILES_PATH"] = self.files_dir  # uploaded files never land in the checkout
+        env["BAPP_DATA_DIR"] = self.data_dir  # nor the embedded store's database
         uri = os.environ.get("BAPP_TEST_DATABASE_URI")
         if uri:  # same switch as tests/conftest.py: run against MongoDB
             env["BAPP_DATABASE_URI"] = uri
@@ -88,3 +90,4 @@ class ServerProcess:
         with contextlib.suppress(OSError):
             os.unlink(self.log.name)
         shutil.rmtree(self.files_dir, ignore_errors=True)
+        shutil.rmtree(self.data_dir, ignore_errors=True)

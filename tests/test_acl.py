@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bapp.core import permissions as perms
 from bapp.storage.base import FindOptions
+from tests.conftest import SQL_STORES, sql_row
 
 
 def ptr(class_name: str, object_id: str) -> dict:
@@ -135,11 +136,14 @@ async def test_invalid_acl_is_refused(api):
         assert reply.body["code"] == 123, acl
 
 
-async def test_acl_is_stored_as_rperm_wperm(api):
+async def test_acl_is_stored_as_rperm_wperm(api, bapp_store):
     alice, _ = await two_users(api)
     oid = (await api.post("/classes/Doc", {"ACL": {"*": {"read": True}, alice["objectId"]: {"write": True},
                                                    "role:Admin": {"read": True, "write": True}}},
                           master=True)).body["objectId"]
-    doc = await api.engine.storage.db["Doc"].find_one({"_id": oid})
+    if bapp_store in SQL_STORES:
+        doc = await sql_row(api, "Doc", oid)
+    else:
+        doc = await api.engine.storage.db["Doc"].find_one({"_id": oid})
     assert sorted(doc["_rperm"]) == sorted(["*", "role:Admin"])
     assert sorted(doc["_wperm"]) == sorted([alice["objectId"], "role:Admin"])

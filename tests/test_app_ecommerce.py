@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import pytest
 from apps_support import AppClient, LiveClient, app_server, db_latency, error, pointer
 
+STORAGE = True  # the seed apps run on every store of tests/stores.py
+
 STATUSES = "pending, paid, shipped, delivered, cancelled"
 
 
@@ -78,11 +80,11 @@ async def test_catalogue_is_public_and_managed_by_admins(store):
                                                          "order": "variation"})
     assert [(s["variation"], s["stock"]) for s in body["results"]] == [("M", 2), ("S", 10)]
     reply = await api.post("/classes/Product", {"name": "X", "price": 1}, token=store.alice["sessionToken"])
-    assert error(reply) == (400, 119, "Permission denied for action create on class Product.")
+    assert error(reply) == (400, 119, "Permission denied")
     reply = await api.put(f"/classes/SKU/{store.tee_s}", {"stock": 99}, token=store.alice["sessionToken"])
-    assert error(reply) == (400, 119, "Permission denied for action update on class SKU.")
+    assert error(reply) == (400, 119, "Permission denied")
     reply = await api.put(f"/classes/SKU/{store.tee_s}", {"stock": 99})
-    assert error(reply) == (400, 119, "Permission denied for action update on class SKU.")
+    assert error(reply) == (400, 119, "Permission denied")
     status, _ = await api.put(f"/classes/SKU/{store.tee_s}", {"stock": 99}, token=store.admin_token)
     assert status == 200 and await stock(store, store.tee_s) == 99
 
@@ -288,7 +290,7 @@ async def test_fifty_concurrent_orders_for_the_last_ten_units_of_a_sku(store):
     ({"items": "ONE", "customer": "BOB_PROFILE"}, (400, 119, "That customer profile belongs to someone else")),
     ({"items": "ONE", "status": "delivered"}, (400, 119, "A new order starts as pending")),
     ({"items": "ONE", "status": "teleported"}, (400, 142, f"status must be one of {STATUSES}")),
-    ({"items": "ONE", "coupon": "FREE"}, (400, 119, "Permission denied for action addField on class Order.")),
+    ({"items": "ONE", "coupon": "FREE"}, (400, 119, "Permission denied")),
     ({"items": "ONE", "user": "BOB"}, (400, 119, "An order can only be created for yourself")),
 ])
 async def test_order_validation_takes_no_stock(store, body, expected):
@@ -329,7 +331,7 @@ async def test_status_changes_are_for_admins_within_the_fixed_set(store):
     api = store.api
     placed = (await order(store, store.alice, {"items": skus(store.tee_s)})).body["objectId"]
     reply = await api.put(f"/classes/Order/{placed}", {"status": "shipped"}, token=store.alice["sessionToken"])
-    assert error(reply) == (400, 119, "Permission denied for action update on class Order.")
+    assert error(reply) == (400, 119, "Permission denied")
     reply = await api.put(f"/classes/Order/{placed}", {"status": "lost"}, token=store.admin_token)
     assert error(reply) == (400, 142, f"status must be one of {STATUSES}")
     reply = await api.put(f"/classes/Order/{placed}", {"total": 0}, token=store.admin_token)

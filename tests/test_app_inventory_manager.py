@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import pytest
 from apps_support import AppClient, LiveClient, app_server, error, pointer
 
+STORAGE = True  # the seed apps run on every store of tests/stores.py
+
 APP = "inventory_manager"
 
 
@@ -133,9 +135,9 @@ async def test_inventory_rules(api):
     reply = await api.put(f"/classes/Inventory/{w.row}", {"location": pointer("Location", w.south)}, token=token)
     assert error(reply) == (400, 119, "location cannot be changed")
     reply = await api.post("/classes/Inventory", base, token=w.alice["sessionToken"])
-    assert error(reply) == (400, 119, "Permission denied for action create on class Inventory.")
+    assert error(reply) == (400, 119, "Permission denied")
     reply = await api.put(f"/classes/Inventory/{w.row}", {"quantity": 1}, token=w.alice["sessionToken"])
-    assert error(reply) == (400, 119, "Permission denied for action update on class Inventory.")
+    assert error(reply) == (400, 119, "Permission denied")
 
 
 async def test_catalogue_validation(api):
@@ -186,7 +188,7 @@ async def test_an_alert_cannot_be_created_for_someone_else(api):
                            token=w.alice["sessionToken"])
     assert error(reply) == (400, 119, "An alert belongs to the user who creates it")
     assert error(await api.post("/classes/Alert", {"sku": pointer("SKU", w.sku), "threshold": 1})) == (
-        404, 101, "Permission denied, user needs to be authenticated.")
+        404, 101, "Permission denied")
 
 
 @pytest.mark.parametrize("body, message", [
@@ -295,14 +297,14 @@ async def test_the_recipient_may_mark_a_notification_read_and_nothing_else(api):
     assert (await api.put(path, {"read": True}, token=w.alice["sessionToken"])).status == 200
     assert error(await api.post("/classes/Notification", {"alert": note["alert"], "recipient": note["recipient"]},
                                 token=w.alice["sessionToken"])) == (
-        400, 119, "Permission denied for action create on class Notification.")
+        400, 119, "Permission denied")
 
 
 async def test_admins_make_stock_keepers_with_assign_role(api):
     w = await make_world(api)
     body = {"name": "Nail"}
     assert error(await api.post("/classes/SKU", body, token=w.bob["sessionToken"])) == (
-        400, 119, "Permission denied for action create on class SKU.")
+        400, 119, "Permission denied")
     assert error(await api.call("assignRole", {"username": "bob", "role": "manager"},
                                 token=w.alice["sessionToken"])) == (
         400, 142, "Validation failed. User does not match the required roles.")
@@ -317,4 +319,4 @@ async def test_admins_make_stock_keepers_with_assign_role(api):
                            token=w.admin["sessionToken"])
     assert reply.body["result"]["member"] is False
     assert error(await api.post("/classes/SKU", body, token=w.bob["sessionToken"])) == (
-        400, 119, "Permission denied for action create on class SKU.")
+        400, 119, "Permission denied")

@@ -12,6 +12,8 @@ import pytest
 from apps_support import AppClient, LiveClient, app_server, error, pointer
 from storage_race import race
 
+STORAGE = True  # the seed apps run on every store of tests/stores.py
+
 APP = "multi_store_inventory"
 
 
@@ -116,7 +118,7 @@ async def test_changing_the_manager_moves_the_role_membership_and_only_admins_ma
     await stock_in(api, w, w.s1, 5)
     # manager1 manages no store now, so holds no manager role at all.
     assert error(await api.get("/classes/Inventory", token=w.t1)) == (
-        400, 119, "Permission denied for action find on class Inventory.")
+        400, 119, "Permission denied")
     rows = (await api.get("/classes/Inventory", token=newbie["sessionToken"])).body["results"]
     assert [r["quantity"] for r in rows] == [5]
 
@@ -198,9 +200,9 @@ async def test_the_ledger_is_append_only(api):
     created = await api.create("Transaction", move(w.s1, w.product, 1, "in"), token=w.t_admin)
     for token in (w.t1, w.t_admin):
         reply = await api.put(f"/classes/Transaction/{created['objectId']}", {"quantity": 100}, token=token)
-        assert error(reply) == (400, 119, "Permission denied for action update on class Transaction.")
+        assert error(reply) == (400, 119, "Permission denied")
         reply = await api.delete(f"/classes/Transaction/{created['objectId']}", token=token)
-        assert error(reply) == (400, 119, "Permission denied for action delete on class Transaction.")
+        assert error(reply) == (400, 119, "Permission denied")
 
 
 # ------------------------------------------------------------------ per-store access
@@ -234,9 +236,9 @@ async def test_users_outside_the_roles_see_no_inventory(api):
     await stock_in(api, w, w.s1, 5)
     staff = await api.signup("staff")
     reply = await api.get("/classes/Inventory", token=staff["sessionToken"])
-    assert error(reply) == (400, 119, 'Permission denied for action find on class Inventory.')
+    assert error(reply) == (400, 119, "Permission denied")
     reply = await api.post("/classes/Transaction", move(w.s1, w.product, 1, "in"), token=staff["sessionToken"])
-    assert error(reply) == (400, 119, 'Permission denied for action create on class Transaction.')
+    assert error(reply) == (400, 119, "Permission denied")
 
 
 async def test_inventory_rows_created_by_a_manager_are_scoped_and_unique(api):

@@ -14,6 +14,8 @@ import pytest
 from apps_support import AppClient, LiveClient, app_server, error, pointer
 from storage_race import race
 
+STORAGE = True  # the seed apps run on every store of tests/stores.py
+
 APP = "supplier_ordering"
 
 
@@ -219,7 +221,7 @@ async def test_a_manual_purchase_order_is_priced_by_the_server(api):
     # Staff read purchase orders but may not raise them.
     assert len((await api.get("/classes/PurchaseOrder", token=w.staff["sessionToken"])).body["results"]) == 1
     assert error(await api.post("/classes/PurchaseOrder", body, token=w.staff["sessionToken"])) == (
-        400, 119, "Permission denied for action create on class PurchaseOrder.")
+        400, 119, "Permission denied")
 
 
 @pytest.mark.parametrize("change, code, message", [
@@ -267,7 +269,7 @@ async def test_staff_see_only_their_own_orders(api):
     assert len((await api.get("/classes/Order", token=w.tm)).body["results"]) == 2
     assert error(await api.put(f"/classes/Order/{mine['objectId']}", {"status": "sent"},
                                token=w.staff["sessionToken"])) == (
-        400, 119, "Permission denied for action update on class Order.")
+        400, 119, "Permission denied")
     takeover = {"createdBy": pointer("_User", w.manager["objectId"])}
     reply = await api.put(f"/classes/Order/{mine['objectId']}", takeover, token=w.tm)
     assert error(reply) == (400, 119, "createdBy cannot be changed")
@@ -328,7 +330,7 @@ async def test_catalogue_and_rule_validation(api):
         400, 142, "product is not supplied by supplier")
     allowed = {"trigger": "inventory.low_stock", "action": "create_purchase_order"}
     assert error(await api.post("/classes/Automation", allowed, token=w.tm)) == (
-        400, 119, "Permission denied for action create on class Automation.")
+        400, 119, "Permission denied")
 
 
 # ------------------------------------------------------------------ live
@@ -350,7 +352,7 @@ async def test_admins_make_buyers_and_clerks_with_assign_role(api):
     dana = await api.signup("dana")
     order = {"supplier": pointer("Supplier", w.supplier)}
     assert error(await api.post("/classes/Order", order, token=dana["sessionToken"])) == (
-        400, 119, "Permission denied for action create on class Order.")
+        400, 119, "Permission denied")
     reply = await api.call("assignRole", {"username": "dana", "role": "staff"}, token=w.ta)
     assert reply.body == {"result": {"userId": dana["objectId"], "role": "staff", "member": True}}
     assert (await api.post("/classes/Order", order, token=dana["sessionToken"])).status == 201

@@ -66,7 +66,8 @@ async def test_update_failure_writes_nothing(api, thing):
 async def test_invalid_class_names(api, name):
     reply = await api.post(f"/classes/{name}", {"a": 1}, master=True)
     assert reply.status == 400
-    assert reply.body["code"] in (103, 119), reply.body
+    # Parse Server's answer when the class it would add fails its checks; _Join tables are closed (119)
+    assert reply.body["code"] in (107, 119), reply.body
 
 
 async def test_internal_classes_are_closed_to_clients(api):

@@ -75,14 +75,14 @@ async def wait_finished(api, job_id: str, timeout: float = 5.0) -> dict:
 
 async def test_jobs_need_the_master_key(api):
     status, body = await api.post("/jobs/ok", {})
-    assert (status, body) == (403, {"error": "unauthorized: master key is required"})
+    assert (status, body) == (403, {"error": "Permission denied"})
     status, body = await api.post("/jobs", {"jobName": "ok"})
-    assert (status, body) == (403, {"error": "unauthorized: master key is required"})
+    assert (status, body) == (403, {"error": "Permission denied"})
 
 
 async def test_read_only_master_key_cannot_start_jobs(api):
     status, body = await api.post("/jobs/ok", {}, headers={"X-Parse-Master-Key": RO_KEY})
-    assert (status, body) == (400, {"code": 119, "error": "read-only masterKey isn't allowed to perform this operation."})
+    assert (status, body) == (400, {"code": 119, "error": "Permission denied"})
 
 
 @pytest.mark.parametrize("name", ["nope", "constructor", "__class__", "__init__"])
@@ -122,7 +122,7 @@ async def test_job_status_is_master_only(api):
     job_id = reply.headers["X-Parse-Job-Status-Id"]
     status, body = await api.get(f"/classes/_JobStatus/{job_id}")
     assert (status, body) == (400, {"code": 119, "error":
-                                    "Clients aren't allowed to perform the get operation on the _JobStatus collection."})
+                                    "Permission denied"})
 
 
 async def test_post_jobs_with_job_name(api):

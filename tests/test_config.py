@@ -54,8 +54,8 @@ def test_flags_override_config(tmp_path, monkeypatch):
 
 def test_parse_options_bapp_does_not_support_are_refused_with_their_own_message(tmp_path):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"appId": "x", "passwordPolicy": {"minLength": 8}, "verbose": True}))
-    with pytest.raises(ConfigError, match="Parse Server option\\(s\\) bapp does not support: passwordPolicy"):
+    path.write_text(json.dumps({"appId": "x", "loggerAdapter": {"module": "x"}, "verbose": True}))
+    with pytest.raises(ConfigError, match="Parse Server option\\(s\\) bapp does not support: loggerAdapter"):
         apply_parse_config(Settings(), path)
 
 

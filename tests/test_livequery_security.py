@@ -166,7 +166,7 @@ async def test_clp_requires_authentication(api):
     await set_clp(api, "Doc", find={"requiresAuthentication": True}, get={"requiresAuthentication": True})
     anon = await LiveSocket.connected(api)
     reply = await anon.subscribe("Doc", {}, expect="error")
-    assert reply["code"] == 101 and reply["error"] == "Permission denied, user needs to be authenticated."
+    assert reply["code"] == 101 and reply["error"] == "Permission denied"
     assert reply["reconnect"] is False and reply["requestId"] == 1
     alice = await user(api, "alice")
     sa = await LiveSocket.connected(api, sessionToken=alice["sessionToken"])
@@ -181,7 +181,7 @@ async def test_clp_denied_find_is_refused_but_get_by_id_allowed(api):
     await set_clp(api, "Doc", find={}, get=PUBLIC)
     sock = await LiveSocket.connected(api)
     reply = await sock.subscribe("Doc", {}, expect="error")
-    assert reply["code"] == 119 and reply["error"] == "Permission denied for action find on class Doc."
+    assert reply["code"] == 119 and reply["error"] == "Permission denied"
     await sock.subscribe("Doc", {"objectId": doc["objectId"]}, request_id=2)
     await api.put(f"/classes/Doc/{doc['objectId']}", {"n": 2}, master=True)
     assert (await sock.event())["op"] == "update"
@@ -248,7 +248,7 @@ async def test_where_or_watch_on_a_protected_field_is_refused(api):
     for where, extra in (({"secret": "x"}, {}), ({"$or": [{"a": 1}, {"secret.x": {"$regex": "^a"}}]}, {}),
                          ({}, {"watch": ["secret"]})):
         reply = await sock.subscribe("Doc", where, expect="error", **extra)
-        assert reply["code"] == 119 and "secret" in reply["error"]
+        assert reply["code"] == 119 and reply["error"] == "Permission denied"  # sanitized, as on REST
     assert live(api).stats()["subscriptions"] == 0
 
 

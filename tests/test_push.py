@@ -152,9 +152,9 @@ async def test_bad_pushes(api, body, expected):
 
 async def test_master_key_required(api):
     assert tuple(await api.post("/push", {"where": {}, "data": {}})) == \
-        (403, {"error": "unauthorized: master key is required"})
+        (403, {"error": "Permission denied"})
     reply = await api.post("/push", {"where": {}, "data": {}}, headers={"X-Parse-Master-Key": "ro-key"})
-    assert tuple(reply) == (400, {"code": 119, "error": "read-only masterKey isn't allowed to send push notifications."})
+    assert tuple(reply) == (400, {"code": 119, "error": "Permission denied"})  # sanitized, as Parse Server 9
 
 
 async def test_server_info_reports_push(api):

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -142,7 +143,7 @@ async def test_seed_schema_is_enforced_on_writes():
         assert reply.body == {"code": 111, "error": "schema mismatch for Supplier.name; expected String but got Number"}
         user = await api.signup("clerk")
         reply = await api.post("/classes/Supplier", {"name": "Acme"}, token=user["sessionToken"])
-        assert reply.body == {"code": 119, "error": "Permission denied for action create on class Supplier."}
+        assert reply.body == {"code": 119, "error": "Permission denied"}
         status, supplier = await api.post("/classes/Supplier", {"name": "Acme"}, master=True)
         ptr = {"__type": "Pointer", "className": "Supplier", "objectId": supplier["objectId"]}
         status, body = await api.post("/classes/Product", {"name": "Bolt", "supplier": ptr, "price": 2}, master=True)
@@ -291,7 +292,9 @@ def test_merge_warns_when_a_later_file_overrides():
 # ---------------------------------------------------------------- the command line
 
 def run_bapp(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BAPP_MASTER_KEY": "k"}
+    # The embedded store's data goes to a directory of its own, never the checkout.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BAPP_MASTER_KEY": "k",
+           "BAPP_DATA_DIR": tempfile.mkdtemp(prefix="bapp-cli-")}
     return subprocess.run([sys.executable, "-m", "bapp", *args], capture_output=True, text=True,
                           timeout=60, env=env, cwd=ROOT)
 

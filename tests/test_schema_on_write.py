@@ -99,7 +99,7 @@ async def test_required_on_create(api):
     assert (await api.get("/classes/R", params={"count": 1, "limit": 0})).body == {"results": [], "count": 0}
 
 
-async def test_defaults_filled_on_create_and_echoed(api):
+async def test_defaults_filled_on_create_and_echoed(api, bapp_store):
     await schema(api, "R", REQUIRED_FIELDS)
     status, body = await api.post("/classes/R", {"req": "x", "optDefault": None})
     assert status == 201
@@ -108,7 +108,8 @@ async def test_defaults_filled_on_create_and_echoed(api):
     assert (body["reqDefault"], body["plainDefault"]) == ("some value", 0)
     status, stored = await api.get(f"/classes/R/{body['objectId']}")
     assert stored["req"] == "x" and stored["reqDefault"] == "some value" and stored["plainDefault"] == 0
-    assert stored["optDefault"] is None  # an explicit null is kept, not defaulted
+    # An explicit null is kept, not defaulted (a SQL column reads it back as missing).
+    assert stored.get("optDefault", "missing") is (None if bapp_store == "memory" else "missing")
     assert "opt" not in stored and "plain" not in stored
     status, body = await api.post("/classes/R", {"req": "x", "reqDefault": {"__op": "Delete"}, "opt": ""})
     assert status == 201 and body["reqDefault"] == "some value"
@@ -124,7 +125,7 @@ async def test_sent_values_beat_defaults(api):
     assert (stored["reqDefault"], stored["optDefault"], stored["plainDefault"]) == ("b", "c", 7)
 
 
-async def test_required_on_update(api):
+async def test_required_on_update(api, bapp_store):
     await schema(api, "R", REQUIRED_FIELDS)
     status, obj = await api.post("/classes/R", {"req": "x"})
     path = f"/classes/R/{obj['objectId']}"
@@ -135,7 +136,8 @@ async def test_required_on_update(api):
     reply = await api.put(path, {"opt": "", "optDefault": None, "plain": {"__op": "Delete"}, "req": "y"})
     assert reply.status == 200
     status, stored = await api.get(path)
-    assert (stored["req"], stored["reqDefault"], stored["opt"], stored["optDefault"]) == ("y", "some value", "", None)
+    assert (stored["req"], stored["reqDefault"], stored["opt"]) == ("y", "some value", "")
+    assert stored.get("optDefault", "missing") == (None if bapp_store == "memory" else "missing")
 
 
 async def test_required_and_defaults_after_before_save(api):
@@ -183,7 +185,7 @@ async def test_batch_and_engine_calls_use_the_same_rules(api):
 
 async def test_client_class_creation_follows_the_setting(api):
     reply = await api.post("/classes/Brand", {"a": 1})
-    assert (reply.status, reply.body) == (400, error(119, "This user is not allowed to access non-existent class: Brand"))
+    assert (reply.status, reply.body) == (400, error(119, "Permission denied"))
     assert (await api.get("/schemas/Brand", master=True)).status == 400
     assert (await api.post("/classes/Brand", {"a": 1}, master=True)).status == 201
     api.engine.settings.allow_client_class_creation = True
@@ -195,13 +197,13 @@ async def test_add_field_clp(api):
     await schema(api, "AClass", {"known": {"type": "String"}},
                  {"create": {"*": True}, "find": {"*": True}, "update": {"*": True}, "addField": {"role:admin": True}})
     reply = await api.post("/classes/AClass", {"hello": "world"})
-    assert (reply.status, reply.body) == (400, error(119, "Permission denied for action addField on class AClass."))
+    assert (reply.status, reply.body) == (400, error(119, "Permission denied"))
     reply = await api.post("/classes/AClass", {"hello": None})  # a null still names a new field
-    assert reply.body == error(119, "Permission denied for action addField on class AClass.")
+    assert reply.body == error(119, "Permission denied")
     status, obj = await api.post("/classes/AClass", {"known": "x", "gone": {"__op": "Delete"}})
     assert status == 201
     reply = await api.put(f"/classes/AClass/{obj['objectId']}", {"other": 1})
-    assert reply.body == error(119, "Permission denied for action addField on class AClass.")
+    assert reply.body == error(119, "Permission denied")
     assert "hello" not in await fields_of(api, "AClass")
     assert (await api.post("/classes/AClass", {"hello": "world"}, master=True)).status == 201
 
@@ -217,7 +219,7 @@ async def test_add_field_not_needed_for_nested_keys(api):
 async def test_add_field_requires_authentication(api):
     await schema(api, "AuthOnly", {}, {"create": {"*": True}, "addField": {"requiresAuthentication": True}})
     reply = await api.post("/classes/AuthOnly", {"x": 1})
-    assert (reply.status, reply.body) == (404, error(101, "Permission denied, user needs to be authenticated."))
+    assert (reply.status, reply.body) == (404, error(101, "Permission denied"))
     user = await api.signup("alice")
     assert (await api.post("/classes/AuthOnly", {"x": 1}, token=user["sessionToken"])).status == 201
 
@@ -229,7 +231,7 @@ async def test_add_field_pointer_permission_only_on_update_of_own_objects(api):
     alice, bob = await api.signup("alice"), await api.signup("bob")
     owner = {"__type": "Pointer", "className": "_User", "objectId": alice["objectId"]}
     reply = await api.post("/classes/Owned", {"owner": owner, "extra": 1}, token=alice["sessionToken"])
-    assert reply.body == error(119, "Permission denied for action addField on class Owned.")
+    assert reply.body == error(119, "Permission denied")
     status, obj = await api.post("/classes/Owned", {"owner": owner}, token=alice["sessionToken"])
     path = f"/classes/Owned/{obj['objectId']}"
     reply = await api.put(path, {"extra": 1}, token=bob["sessionToken"])

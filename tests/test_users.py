@@ -10,7 +10,7 @@ import bcrypt
 import pytest
 
 from bapp.core import users
-from tests.conftest import make_settings
+from tests.conftest import SQL_STORES, make_settings, sql_execute, sql_row
 
 
 async def test_signup_answers_201_with_session_token_and_location(api):
@@ -21,9 +21,12 @@ async def test_signup_answers_201_with_session_token_and_location(api):
     assert reply.headers["Location"] == f"{api.url}/users/{reply.body['objectId']}"
 
 
-async def test_signup_stores_a_parse_compatible_bcrypt_hash(api):
+async def test_signup_stores_a_parse_compatible_bcrypt_hash(api, bapp_store):
     body = await api.signup("alice", "secret")
-    doc = await api.engine.storage.db["_User"].find_one({"_id": body["objectId"]})
+    if bapp_store in SQL_STORES:
+        doc = {k: v for k, v in (await sql_row(api, "_User", body["objectId"])).items() if v is not None}
+    else:
+        doc = await api.engine.storage.db["_User"].find_one({"_id": body["objectId"]})
     assert doc["_hashed_password"].startswith("$2b$10$")
     assert bcrypt.checkpw(b"secret", doc["_hashed_password"].encode())
     assert "password" not in doc
@@ -150,14 +153,18 @@ async def test_locked_user_with_empty_acl_cannot_log_in(api):
     assert reply.body == {"code": 101, "error": "Invalid username/password."}
 
 
-async def test_user_migrated_from_parse_server_logs_in(api):
+async def test_user_migrated_from_parse_server_logs_in(api, bapp_store):
     # bcryptjs writes $2a$ hashes; both prefixes must verify.
     hashed = bcrypt.hashpw(b"old-password", bcrypt.gensalt(10, prefix=b"2a")).decode()
-    await api.engine.storage.db["_User"].insert_one({
-        "_id": "migrated01", "username": "legacy", "_hashed_password": hashed,
-        "_rperm": ["migrated01"], "_wperm": ["migrated01"],
-        "_acl": {"migrated01": {"r": True, "w": True}},
-    })
+    if bapp_store in SQL_STORES:
+        await sql_execute(api, 'INSERT INTO "_User" ("objectId", "username", "_hashed_password", "_rperm", "_wperm") '
+                               "VALUES ('migrated01', 'legacy', $1, $2, $3)", hashed, ["migrated01"], ["migrated01"])
+    else:
+        await api.engine.storage.db["_User"].insert_one({
+            "_id": "migrated01", "username": "legacy", "_hashed_password": hashed,
+            "_rperm": ["migrated01"], "_wperm": ["migrated01"],
+            "_acl": {"migrated01": {"r": True, "w": True}},
+        })
     reply = await api.post("/login", {"username": "legacy", "password": "old-password"})
     assert reply.status == 200
     assert reply.body["objectId"] == "migrated01"
@@ -180,7 +187,7 @@ async def test_users_me(api):
     assert reply.body["sessionToken"] == user["sessionToken"]
     assert "password" not in reply.body
     no_token = await api.get("/users/me")
-    assert (no_token.status, no_token.body) == (400, {"code": 209, "error": "Invalid session token"})
+    assert (no_token.status, no_token.body) == (400, {"code": 209, "error": "Permission denied"})
     bad = await api.get("/users/me", token="r:" + "0" * 32)
     assert bad.body == {"code": 209, "error": "Invalid session token"}
 
@@ -222,7 +229,7 @@ async def test_user_routes_without_session(api):
     user = await api.signup("alice")
     uid = user["objectId"]
     put = await api.put(f"/users/{uid}", {"nickname": "x"})
-    assert put.body == {"code": 206, "error": f"Cannot modify user {uid}."}
+    assert put.body == {"code": 206, "error": "Permission denied"}
     delete = await api.delete(f"/users/{uid}")
     assert delete.body == {"code": 206, "error": "Insufficient auth to delete user"}
 
@@ -249,7 +256,7 @@ async def test_master_password_change_returns_no_token(api):
 
 async def test_client_cannot_set_email_verified(api):
     reply = await api.post("/users", {"username": "a", "password": "pw", "emailVerified": True})
-    assert reply.body == {"code": 119, "error": "Clients aren't allowed to manually update email verification."}
+    assert reply.body == {"code": 119, "error": "Permission denied"}
 
 
 async def test_anonymous_signup_then_login_with_same_auth_data(api):
@@ -295,7 +302,7 @@ async def test_login_as(api):
     session = await api.get("/sessions/me", token=reply.body["sessionToken"])
     assert session.body["createdWith"] == {"action": "login", "authProvider": "masterkey"}
     denied = await api.post("/loginAs", {"userId": user["objectId"]}, token=user["sessionToken"])
-    assert denied.body == {"code": 119, "error": "master key is required"}
+    assert denied.body == {"code": 119, "error": "Permission denied"}
     assert (await api.post("/loginAs", {}, master=True)).body == {
         "code": 162, "error": "userId must not be empty, null, or undefined"}
     assert (await api.post("/loginAs", {"userId": "missing"}, master=True)).body == {
@@ -376,7 +383,7 @@ class TestPublicUsers:
         assert "email" not in got.body  # default protectedFields
         assert "sessionToken" not in got.body
         change = await api.put(f"/users/{alice['objectId']}", {"username": "x"}, token=bob["sessionToken"])
-        assert change.body == {"code": 206, "error": "Insufficient auth."}
+        assert change.body == {"code": 206, "error": "Permission denied"}
 
 
 async def test_private_users_are_invisible_to_others(api):

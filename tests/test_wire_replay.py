@@ -40,8 +40,6 @@ def validate(req):
 # Parse Server on PostgreSQL answers an unknown operator with 119; on MongoDB
 # (bapp's reference) it is 107 "bad constraint".
 MONGO_ANSWERS = {"11": (400, {"code": 107, "error": "bad constraint: $bogus"})}
-# Only the PostgreSQL adapter lists an "ACL" entry among a class's CLPs.
-POSTGRES_ONLY_CLP_KEYS = ("ACL",)
 
 _STEP = re.compile(r"^#{2,3} (\w+)(?: —|:)", re.M)
 _REQUEST = re.compile(r"\*\*Request\*\* `(\w+) ([^`]+)`")
@@ -123,9 +121,6 @@ async def test_captured_sdk_traffic_replays_with_the_same_answers(tmp_path):
                 status, raw = resp.status, await resp.read()
             got = orjson.loads(raw) if raw else None
             want_status, want = MONGO_ANSWERS.get(step["name"], (step["status"], step["expected"]))
-            if isinstance(want, dict) and isinstance(want.get("classLevelPermissions"), dict):
-                want = {**want, "classLevelPermissions": {k: v for k, v in want["classLevelPermissions"].items()
-                                                          if k not in POSTGRES_ONLY_CLP_KEYS}}
             _learn(want, got, mapping)
             if status != want_status or _shape(got) != _shape(want):
                 mismatches.append((step["name"], step["method"], path, want_status, status, want, got))

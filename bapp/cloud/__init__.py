@@ -88,6 +88,7 @@ __all__ = [
     "before_delete", "after_delete", "before_find", "after_find", "before_login", "after_login",
     "after_logout", "before_save_file", "after_save_file", "before_delete_file", "after_delete_file",
     "find", "first", "get", "count", "create", "update", "delete", "run", "pointer", "UNDEFINED",
+    "password_validator",
 ]
 
 _default_registry = Registry()
@@ -226,3 +227,13 @@ def after_live_query_event(class_name: str, validator: Any = None) -> Callable[[
     """Parse's ``afterLiveQueryEvent``: may drop (``req.send_event = False``)
     or change an event before it reaches one subscriber."""
     return _trigger("afterEvent", class_name, validator)
+
+
+def password_validator(fn: Hook) -> Hook:
+    """Parse's ``passwordPolicy.validatorCallback``: ``fn(password)`` (sync
+    or async) returns truthy for an acceptable password; otherwise the
+    sign-up, change or reset answers 142 with ``passwordPolicy.validationError``
+    (or Parse Server's default message). Applies whether or not the config
+    file has a ``passwordPolicy``."""
+    registry().password_validator = _check_hook(fn)
+    return fn

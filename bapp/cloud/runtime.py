@@ -72,7 +72,7 @@ def _cloud_errors(fn: _F) -> _F:
         except Error:
             raise
         except ParseError as exc:
-            raise Error(exc.code, exc.message) from None
+            raise Error(exc.code, exc.message, sanitized=exc.sanitized) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bapp import errors
 from bapp.errors import ParseError
-from bapp.model.query import WhereValidator
+from bapp.model.query import WhereValidator, parse_where
 
 if TYPE_CHECKING:
     from bapp.core.engine import Engine
@@ -69,7 +69,7 @@ async def run(engine: Engine, class_name: str, options: dict) -> list:
     if distinct is not None:
         if not isinstance(distinct, str) or not distinct:
             raise ParseError(errors.INVALID_QUERY, "Invalid parameter for query: distinct")
-        where = options.get("where") or {}
+        where = parse_where(options.get("where"))
         where = WhereValidator(fields, True, engine.settings.limits).validate(where)
         if schema is None:
             return []

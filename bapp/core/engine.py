@@ -51,6 +51,7 @@ class Engine:
         self.triggers = triggers or Registry()
         self.hub: Hub = NullHub()
         self.files: Any = None
+        self.mail: Any = None  # bapp.mail.Mailer when an emailAdapter is configured
         self.log = logging.getLogger("bapp")
         # Set by the cloud-code layer to run hooks with its request object.
         self.hook_runner: Callable[[Registered, Request], Awaitable[Any]] | None = None

@@ -342,7 +342,7 @@ class FileService:
     def check_upload_allowed(self, auth: Auth) -> None:
         """Parse Server 5+'s fileUpload options; the master key bypasses them."""
         if auth.read_only:
-            raise HTTPError(403, "read-only masterKey isn't allowed to create a file.")
+            raise HTTPError(403, "read-only masterKey isn't allowed to create a file.", sanitized=True)
         if auth.master:
             return
         settings = self.settings
@@ -433,7 +433,7 @@ class FileService:
         if not auth.master:
             raise master_key_required()
         if auth.read_only:
-            raise HTTPError(403, "read-only masterKey isn't allowed to delete a file.")
+            raise HTTPError(403, "read-only masterKey isn't allowed to delete a file.", sanitized=True)
         info = FileInfo(name, url=self.url(name, mount_url))
         await self._run_hook("beforeDelete", auth, info, errors.FILE_DELETE_ERROR, "Could not delete file.")
         try:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bapp import errors
-from bapp.core import users
+from bapp.core import accounts, password_policy, users
 from bapp.core.auth import Auth
 from bapp.core.triggers import call_hook
 from bapp.errors import ParseError
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from bapp.core.engine import Engine
 
 _VISIBLE_KEY = re.compile(r"^[A-Za-z][0-9A-Za-z_]*$")
-EMAIL_CONFIG_MESSAGE = ("An appName, publicServerURL, and emailAdapter are required for password reset "
-                        "and email verification functionality.")
 
 
 def public_user(user: dict) -> dict:
@@ -72,12 +70,19 @@ async def authenticate(engine: Engine, params: dict, auth: Auth) -> dict:
     elif rows:
         user = rows[0]
     ok = await users.verify_password(password, user.get("_hashed_password") if user else None)
+    if user is not None:
+        await password_policy.record_login_attempt(engine, user, ok)  # accountLockout
     if user is None or not ok:
         raise ParseError(errors.OBJECT_NOT_FOUND, "Invalid username/password.")
     acl = user.get("ACL")
     # A user whose ACL is {} is locked out (the way to lock an account).
     if not auth.master and isinstance(acl, dict) and not acl:
         raise ParseError(errors.OBJECT_NOT_FOUND, "Invalid username/password.")
+    email = engine.settings.email
+    skip_check = auth.master and params.get("ignoreEmailVerification") is True
+    if email.verify_user_emails and email.prevent_login_with_unverified_email and not skip_check \
+            and user.get("emailVerified") is not True:
+        raise ParseError(errors.EMAIL_NOT_FOUND, accounts.NOT_VERIFIED)
     return user
 
 
@@ -105,6 +110,10 @@ async def _open_session(engine: Engine, user: dict, provider: str, auth: Auth) -
 async def login(engine: Engine, params: dict, auth: Auth) -> dict:
     """``/login``: the whole user plus a new ``sessionToken``."""
     user = await authenticate(engine, params, auth)
+    if password_policy.check_password_age(engine, user):
+        # A password set before maxPasswordAge was configured: its age counts from now.
+        await engine.storage.update("_User", engine.schemas.fields_of("_User"), {"objectId": user["objectId"]},
+                                    password_policy.password_changed_fields(engine))
     return await _open_session(engine, user, "password", auth)
 
 
@@ -167,12 +176,12 @@ async def me(engine: Engine, auth: Auth) -> dict:
     """``/users/me``: the caller's user, read with the caller's own rights,
     plus the session token; authData stays out (Parse Server 9, GHSA-37mj)."""
     if not auth.session_token or not auth.user:
-        raise ParseError(errors.INVALID_SESSION_TOKEN, "Invalid session token")
+        raise errors.denied(errors.INVALID_SESSION_TOKEN, "Invalid session token")
     try:
         user = await engine.get("_User", auth.user_id, QueryOptions(), auth)
     except ParseError as exc:
         if exc.code == errors.OBJECT_NOT_FOUND:
-            raise ParseError(errors.INVALID_SESSION_TOKEN, "Invalid session token") from None
+            raise errors.denied(errors.INVALID_SESSION_TOKEN, "Invalid session token") from None
         raise
     out = public_user(user)
     out.pop("authData", None)
@@ -194,9 +203,9 @@ async def session_me(engine: Engine, auth: Auth) -> dict:
 async def login_as(engine: Engine, user_id: Any, auth: Auth) -> dict:
     """``/loginAs`` (master key): a session for any user, no hooks."""
     if not auth.master:
-        raise ParseError(errors.OPERATION_FORBIDDEN, "master key is required")
+        raise errors.denied(errors.OPERATION_FORBIDDEN, "master key is required")
     if auth.read_only:
-        raise ParseError(errors.OPERATION_FORBIDDEN, "read-only masterKey isn't allowed to login as another user.")
+        raise errors.denied(errors.OPERATION_FORBIDDEN, "read-only masterKey isn't allowed to login as another user.")
     if not user_id or not isinstance(user_id, str):
         raise ParseError(errors.INVALID_VALUE, "userId must not be empty, null, or undefined")
     rows = await engine.storage.find("_User", engine.schemas.fields_of("_User"), {"objectId": user_id},
@@ -227,8 +236,3 @@ async def upgrade_session(engine: Engine, token: str | None, auth: Auth) -> dict
     engine.auth.forget_session(token)
     session.pop("objectId", None)
     return session
-
-
-def email_routes_unavailable() -> ParseError:
-    """bapp sends no e-mail: Parse Server's answer when no adapter is set."""
-    return ParseError(errors.INTERNAL_SERVER_ERROR, EMAIL_CONFIG_MESSAGE)

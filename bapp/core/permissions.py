@@ -34,20 +34,20 @@ def read_operation(op: str, where: dict, count: bool, limit: int | None) -> str:
 def check_class_access(class_name: str, auth: Auth, op: str) -> None:
     """System classes clients may not touch through the generic routes."""
     if auth.read_only and op in ("create", "update", "delete", "addField"):
-        raise ParseError(errors.OPERATION_FORBIDDEN, f"read-only masterKey isn't allowed to perform the {op} operation.")
+        raise errors.denied(errors.OPERATION_FORBIDDEN, f"read-only masterKey isn't allowed to perform the {op} operation.")
     if class_name.startswith("_Join:"):
         # Relation tables are written only through relation operations; a
         # direct write would let anyone edit role membership.
-        raise ParseError(errors.OPERATION_FORBIDDEN, f"Clients aren't allowed to perform the {op} operation on the {class_name} collection.")
+        raise errors.denied(errors.OPERATION_FORBIDDEN, f"Clients aren't allowed to perform the {op} operation on the {class_name} collection.")
     if auth.master:
         return
     if class_name in types.MASTER_ONLY_CLASSES:
-        raise ParseError(
+        raise errors.denied(
             errors.OPERATION_FORBIDDEN,
             f"Clients aren't allowed to perform the {op} operation on the {class_name} collection.",
         )
     if class_name == "_Installation" and op in ("find", "delete"):
-        raise ParseError(
+        raise errors.denied(
             errors.OPERATION_FORBIDDEN,
             f"Clients aren't allowed to perform the {op} operation on the installation collection.",
         )
@@ -65,7 +65,7 @@ def clp_constraint(schema: ClassSchema, op: str, auth: Auth, group: list[str]) -
     if allowed.get("requiresAuthentication") is True:
         if auth.user:
             return None
-        raise ParseError(errors.OBJECT_NOT_FOUND, "Permission denied, user needs to be authenticated.")
+        raise errors.denied(errors.OBJECT_NOT_FOUND, "Permission denied, user needs to be authenticated.")
     if op == "create":
         raise _denied(op, schema.class_name)
     pointer_fields = list(allowed.get("pointerFields") or [])
@@ -92,7 +92,7 @@ def clp_constraint(schema: ClassSchema, op: str, auth: Auth, group: list[str]) -
 
 
 def _denied(op: str, class_name: str) -> ParseError:
-    return ParseError(errors.OPERATION_FORBIDDEN, f"Permission denied for action {op} on class {class_name}.")
+    return errors.denied(errors.OPERATION_FORBIDDEN, f"Permission denied for action {op} on class {class_name}.")
 
 
 def read_acl_constraint(group: list[str]) -> dict:

@@ -32,7 +32,13 @@ _USER_SECRET = ("password", "_hashed_password", "sessionToken")
 async def class_schema(engine: Engine, class_name: str, auth: Auth) -> ClassSchema | None:
     """The class's schema, or None when it does not exist and the caller may
     see that (master, or client class creation allowed); 119 otherwise."""
-    types.check_class_name(class_name)
+    if not types.is_valid_class_name(class_name):
+        # Parse Server reads a class with an invalid name as one that does
+        # not exist (no objects for the master key, 119 for a client).
+        if auth.master or engine.settings.allow_client_class_creation:
+            return None
+        raise errors.denied(errors.OPERATION_FORBIDDEN,
+                            f"This user is not allowed to access non-existent class: {class_name}")
     schema = await engine.schemas.get(class_name)
     if schema is not None:
         return schema
@@ -40,7 +46,7 @@ async def class_schema(engine: Engine, class_name: str, auth: Auth) -> ClassSche
         return ClassSchema(class_name, builtin_fields(class_name))
     if auth.master or engine.settings.allow_client_class_creation:
         return None
-    raise ParseError(errors.OPERATION_FORBIDDEN, f"This user is not allowed to access non-existent class: {class_name}")
+    raise errors.denied(errors.OPERATION_FORBIDDEN, f"This user is not allowed to access non-existent class: {class_name}")
 
 
 async def find(engine: Engine, class_name: str, opts: QueryOptions, auth: Auth, *, op: str = "find",
@@ -80,7 +86,7 @@ async def find(engine: Engine, class_name: str, opts: QueryOptions, auth: Auth, 
         where = perms.and_where(where, perms.read_acl_constraint(group))
         if class_name == "_Session":
             if not auth.user:
-                raise ParseError(errors.INVALID_SESSION_TOKEN, "Invalid session token")
+                raise errors.denied(errors.INVALID_SESSION_TOKEN, "Invalid session token")
             where = perms.and_where(where, {"user": auth.user_pointer})
 
     if opts.explain:
@@ -185,11 +191,14 @@ def check_protected_query(engine: Engine, schema: ClassSchema, auth: Auth, group
         hidden |= {"password", "authData", "sessionToken"}
     if not hidden:
         return
-    used = [k.split(".", 1)[0] for k in walk_keys(where)]
-    used += [k.lstrip("-").split(".", 1)[0] for k in opts.order]
-    for key in used:
-        if key in hidden:
-            raise ParseError(errors.OPERATION_FORBIDDEN, f"This user is not allowed to query {key} on class {schema.class_name}")
+    for key in walk_keys(where):
+        if key.split(".", 1)[0] in hidden:
+            raise errors.denied(errors.OPERATION_FORBIDDEN, f"This user is not allowed to query {key} on class {schema.class_name}")
+    for key in opts.order:
+        key = key[1:] if key.startswith("-") else key
+        if key.split(".", 1)[0] in hidden:
+            raise errors.denied(errors.OPERATION_FORBIDDEN,
+                                f"This user is not allowed to sort by {key} on class {schema.class_name}")
 
 
 # ------------------------------------------------------------------ sub-queries
@@ -265,14 +274,16 @@ async def _related_to(engine: Engine, value: dict, auth: Auth) -> list[str]:
     field of the owner, so the owner's protected fields and the caller's
     right to read the owner apply (Parse Server 9's authorizeRelatedToQuery)."""
     owner = value["object"]
+    if not owner.get("objectId"):
+        return []  # an unsaved owner (the SDKs' clone()) has no related objects
     if not auth.master:
         owner_schema = await engine.schemas.get(owner["className"])
         if owner_schema is not None:
             group = await engine.auth.acl_group(auth)
             merged, applicable = perms.protected_sets(owner_schema, engine.settings.protected_fields, auth, group)
             if value["key"].split(".", 1)[0] in perms.hidden_fields(merged, applicable, None, None):
-                raise ParseError(errors.OPERATION_FORBIDDEN,
-                                 f"This user is not allowed to query {value['key']} on class {owner['className']}")
+                raise errors.denied(errors.OPERATION_FORBIDDEN,
+                                    f"This user is not allowed to query {value['key']} on class {owner['className']}")
     try:
         owner_rows = await _run_sub(engine, owner["className"], {"objectId": owner["objectId"]}, auth, 0,
                                     ["objectId"])
@@ -466,10 +477,51 @@ def _select_keys(row: dict, opts: QueryOptions) -> dict:
         if "$score" in keep:
             keep.add("score")  # a $text query's relevance, as Parse returns it
         row = {k: v for k, v in row.items() if k in keep or (isinstance(v, dict) and v.get("__type") == "Relation")}
+        _trim_sub_keys(row, opts.keys)
     for key in opts.exclude_keys:
         if key not in ALWAYS_KEYS and "." not in key:
             row.pop(key, None)
     return row
+
+
+def _trim_sub_keys(row: dict, keys: list[str]) -> None:
+    """``keys=dims.w`` keeps only ``w`` of the Object field ``dims`` (as a
+    MongoDB projection does); a key naming the whole field keeps it whole.
+    Included objects are trimmed by the include itself."""
+    paths: dict[str, list[list[str]] | None] = {}
+    for key in keys:
+        root, _, rest = key.partition(".")
+        if not rest:
+            paths[root] = None
+        elif paths.get(root, []) is not None:
+            paths.setdefault(root, []).append(rest.split("."))
+    for root, subs in paths.items():
+        value = row.get(root)
+        if subs and isinstance(value, dict) and "__type" not in value:
+            row[root] = _project(value, subs)
+        elif subs and isinstance(value, list):
+            # As MongoDB projects into an array: its objects are trimmed, its
+            # other values dropped (Parse objects and pointers are kept).
+            row[root] = [_project(v, subs) if "__type" not in v else v for v in value if isinstance(v, dict)]
+
+
+def _project(value: dict, subs: list[list[str]]) -> dict:
+    out: dict[str, Any] = {}
+    for parts in subs:
+        _copy_path(value, out, parts)
+    return out
+
+
+def _copy_path(src: dict, dst: dict, parts: list[str]) -> None:
+    head = parts[0]
+    if head not in src or dst.get(head) is src[head]:
+        return  # missing, or already kept whole
+    if len(parts) == 1 or not isinstance(src[head], dict):
+        dst[head] = src[head]
+        return
+    if not isinstance(dst.get(head), dict):
+        dst[head] = {}
+    _copy_path(src[head], dst[head], parts[1:])
 
 
 # ------------------------------------------------------------------ hooks

@@ -19,11 +19,13 @@ from bapp.errors import ParseError
 from bapp.model import types
 
 CLP_OPERATIONS = ("find", "count", "get", "create", "update", "delete", "addField")
-CLP_KEYS = frozenset(CLP_OPERATIONS) | {"readUserFields", "writeUserFields", "protectedFields"}
+CLP_KEYS = frozenset(CLP_OPERATIONS) | {"ACL", "readUserFields", "writeUserFields", "protectedFields"}
 
 
 def default_clp() -> dict:
-    clp: dict[str, Any] = {op: {"*": True} for op in CLP_OPERATIONS}
+    # Parse Server 9's defaults, including the ACL new objects get (public).
+    clp: dict[str, Any] = {"ACL": {"*": {"read": True, "write": True}}}
+    clp.update({op: {"*": True} for op in CLP_OPERATIONS})
     clp["protectedFields"] = {"*": []}
     return clp
 
@@ -42,7 +44,7 @@ class ClassSchema:
             return default_clp()
         out = {op: self.clp.get(op, {}) for op in CLP_OPERATIONS}
         out["protectedFields"] = self.clp.get("protectedFields", {})
-        for extra in ("readUserFields", "writeUserFields"):
+        for extra in ("ACL", "readUserFields", "writeUserFields"):
             if extra in self.clp:
                 out[extra] = self.clp[extra]
         return out

@@ -203,12 +203,14 @@ def validate_clp(clp: Any, fields: dict[str, dict], *, custom_ids: bool = False)
     (107 with Parse Server's messages)."""
     if not clp:
         return
-    if not isinstance(clp, dict):
-        # Deliberate deviation: Parse Server stores odd values and ends up
-        # with a master-only class; refusing them is clearer.
+    if isinstance(clp, (bool, int, float)):
+        return  # no keys to check: stored as a master-only CLP (stored_clp), as Parse Server reads it back
+    if not isinstance(clp, (dict, list, str)):
         raise _invalid(f"'{js_text(clp)}' is not a valid value for class level permissions")
     user_id = _ANY_ID if custom_ids else _AUTO_ID
-    for op_key, operation in clp.items():
+    # A string or an array is checked key by key as JavaScript's for-in sees it ("0", "1", ...).
+    items = clp.items() if isinstance(clp, dict) else _entries(list(clp))
+    for op_key, operation in items:
         if op_key not in CLP_KEYS:
             raise _invalid(f"{op_key} is not a valid operation for class level permissions")
         if op_key in ("readUserFields", "writeUserFields"):
@@ -235,9 +237,32 @@ def validate_clp(clp: Any, fields: dict[str, dict], *, custom_ids: bool = False)
                     # Parse Server's message names the operation object here.
                     _check_pointer_field(name, fields, operation)
                 continue
-            if permit is not True:
-                raise _invalid(f"'{js_text(permit)}' is not a valid value for class level permissions "
-                               f"{op_key}:{entity}:{js_text(permit)}")
+            if op_key == "ACL":
+                _check_acl_entry(permit)
+            elif permit is not True:
+                raise _invalid(f"'{js_text(permit)}' is not a valid value for class level permissions acl "
+                               f"{op_key}:{entity}")
+
+
+def _check_acl_entry(permit: Any) -> None:
+    """One entry of the CLP ``ACL`` (the default ACL of new objects)."""
+    if not isinstance(permit, dict):
+        raise _invalid(f"'{js_text(permit)}' is not a valid value for class level permissions acl")
+    bad_keys = [k for k in permit if k not in ("read", "write")]
+    if bad_keys:
+        raise _invalid(f"'{','.join(bad_keys)}' is not a valid key for class level permissions acl")
+    bad_values = [v for v in permit.values() if not isinstance(v, bool)]
+    if bad_values:
+        raise _invalid(f"'{js_text(bad_values)}' is not a valid value for class level permissions acl")
+
+
+def stored_clp(clp: Any) -> dict | None:
+    """The CLP a schema keeps: a non-empty non-object value (Parse Server
+    stores it and reads it back as every operation master-only) is {}; an
+    empty one (null, "", 0) resets to the public default."""
+    if isinstance(clp, dict):
+        return copy.deepcopy(clp)
+    return {} if clp or isinstance(clp, list) else None
 
 
 def _check_protected(operation: Any, fields: dict[str, dict], user_id: re.Pattern) -> None:
@@ -318,7 +343,7 @@ def plan_create(class_name: Any, body: dict, existing: dict[str, ClassSchema], *
     clp = body.get("classLevelPermissions")
     validate_clp(clp, declared, custom_ids=custom_ids)
     fields = {**builtin_fields(class_name), **added}
-    schema = ClassSchema(class_name, fields, copy.deepcopy(clp) if isinstance(clp, dict) else None)
+    schema = ClassSchema(class_name, fields, stored_clp(clp))
     change = Change(schema)
     indexes = body.get("indexes")
     if indexes is not None:
@@ -377,7 +402,7 @@ def plan_update(current: ClassSchema, body: dict, *, custom_ids: bool = False) -
     schema.fields.update(added)
     if has_clp:
         # A null (or other empty) value resets the class to the public default.
-        schema.clp = copy.deepcopy(clp) if isinstance(clp, dict) else None
+        schema.clp = stored_clp(clp)
     change = Change(schema, old_fields=existing, drop_fields=deleted)
     indexes = body.get("indexes")
     if indexes is not None:

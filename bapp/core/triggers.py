@@ -124,6 +124,8 @@ class Registry:
         self.jobs: dict[str, Registered] = {}
         # Names of the Python modules the code was loaded from.
         self.modules: list[str] = []
+        # passwordPolicy.validatorCallback: password -> truthy when acceptable.
+        self.password_validator: Hook | None = None
         # Webhooks (the hooks API, stored in _Hooks): kept apart from the
         # loaded code, carried over when cloud code reloads, and consulted
         # first, as Parse Server registers them after the code.
@@ -134,6 +136,7 @@ class Registry:
         self.triggers.clear()
         self.functions.clear()
         self.jobs.clear()
+        self.password_validator = None
 
     def add_trigger(self, trigger: str, class_name: str, fn: Hook, validator: Any = None) -> None:
         if trigger not in TRIGGERS:

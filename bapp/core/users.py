@@ -16,7 +16,7 @@ import asyncio
 import re
 import secrets
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import bcrypt
 
 from bapp import errors
+from bapp.core import accounts, password_policy
 from bapp.core.auth import Auth
 from bapp.errors import ParseError
 from bapp.model import types
@@ -224,9 +225,11 @@ def check_signup_credentials(body: Any) -> None:
                          f"schema mismatch for _User.email; expected String but got {types.type_name(got)}")
 
 
-async def prepare_signup(engine: Engine, body: dict, auth: Auth) -> tuple[dict, bool]:
+async def prepare_signup(engine: Engine, body: dict, auth: Auth,
+                         changed: Collection[str] = ()) -> tuple[dict, bool]:
     """Checks a new user; returns the body to store and whether the username
-    was generated (authData sign-ups)."""
+    was generated (authData sign-ups). ``changed``: the keys a beforeSave
+    trigger changed."""
     generated = False
     providers: dict[str, dict] = {}
     if "authData" in body:
@@ -249,12 +252,15 @@ async def prepare_signup(engine: Engine, body: dict, auth: Auth) -> tuple[dict, 
         generated = True
     check_identity_format(body)
     if "emailVerified" in body and not auth.master:
-        raise ParseError(errors.OPERATION_FORBIDDEN, "Clients aren't allowed to manually update email verification.")
+        raise errors.denied(errors.OPERATION_FORBIDDEN, "Clients aren't allowed to manually update email verification.")
     if "password" in body:
         password = body.pop("password")
         if not isinstance(password, str) or not password:
             raise ParseError(errors.PASSWORD_MISSING, "password is required")
+        await password_policy.check_password(engine, password, body.get("username"))
         body["_hashed_password"] = await hash_password(password)
+        body.update(password_policy.password_changed_fields(engine))
+    accounts.mark_email_unverified(engine, body, changed)
     body.pop("sessionToken", None)
     return body, generated
 
@@ -274,6 +280,8 @@ async def signup_session(engine: Engine, user_id: str, body: dict, auth: Auth) -
     """The session of a sign-up; authData sign-ups count as logins."""
     if auth.installation_id == "cloud":
         return None  # cloud code never gets session tokens
+    if not accounts.signup_gets_session(engine, body):
+        return None  # verifyUserEmails + preventLoginWithUnverifiedEmail
     providers = active_providers(body.get("authData"))
     if providers:
         created_with = {"action": "login", "authProvider": ",".join(providers)}
@@ -281,6 +289,13 @@ async def signup_session(engine: Engine, user_id: str, body: dict, auth: Auth) -
         created_with = {"action": "signup", "authProvider": "password"}
     session = await create_session(engine, user_id, created_with, auth.installation_id)
     return session["sessionToken"]
+
+
+async def after_signup(engine: Engine, user_id: str, stored: dict) -> None:
+    """The verification mail of a new user, then Parse Server's 205 when
+    ``preventSignupWithUnverifiedEmail`` refuses the (stored) sign-up."""
+    await accounts.after_user_saved(engine, user_id, stored)
+    accounts.check_signup_allowed(engine, stored)
 
 
 # ------------------------------------------------------------------ sessions
@@ -366,7 +381,7 @@ def check_session_update(body: dict, original: dict, auth: Auth) -> None:
 def check_session_delete(original: dict, auth: Auth) -> None:
     """Another user's session looks missing."""
     if not auth.master and not auth.user:
-        raise ParseError(errors.INVALID_SESSION_TOKEN, "Invalid session token")
+        raise errors.denied(errors.INVALID_SESSION_TOKEN, "Invalid session token")
     owner = original.get("user") or {}
     if not auth.master and (not auth.user or owner.get("objectId") != auth.user_id):
         raise ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
@@ -374,11 +389,12 @@ def check_session_delete(original: dict, auth: Auth) -> None:
 
 # ------------------------------------------------------------------ user updates
 
-async def prepare_user_update(engine: Engine, body: dict, original: dict, auth: Auth) -> dict:
+async def prepare_user_update(engine: Engine, body: dict, original: dict, auth: Auth,
+                              changed: Collection[str] = ()) -> dict:
     user_id = original["objectId"]
     check_identity_format(body)
     if "emailVerified" in body and not auth.master:
-        raise ParseError(errors.OPERATION_FORBIDDEN, "Clients aren't allowed to manually update email verification.")
+        raise errors.denied(errors.OPERATION_FORBIDDEN, "Clients aren't allowed to manually update email verification.")
     if "authData" in body:
         if body["authData"] is None:
             raise ParseError(errors.UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
@@ -388,12 +404,29 @@ async def prepare_user_update(engine: Engine, body: dict, original: dict, auth: 
         password = body.pop("password")
         if not isinstance(password, str) or not password:
             raise ParseError(errors.PASSWORD_MISSING, "password is required")
+        username = body.get("username") if isinstance(body.get("username"), str) else original.get("username")
+        await password_policy.check_password(engine, password, username)
+        history = await password_policy.check_history(engine, password, original)
         body["_hashed_password"] = await hash_password(password)
+        body.update(password_policy.password_changed_fields(engine))
+        if history is not None:
+            body["_password_history"] = history
         body["_perishable_token"] = {"__op": "Delete"}
         body["_perishable_token_expires_at"] = {"__op": "Delete"}
     elif "email" in body:
         body["_perishable_token"] = {"__op": "Delete"}
         body["_perishable_token_expires_at"] = {"__op": "Delete"}
+    if isinstance(body.get("email"), str) and body["email"] != original.get("email"):
+        # Decided on the user as it will be (its authData may come from the stored user).
+        view = {**body, "authData": body.get("authData", original.get("authData"))}
+        accounts.mark_email_unverified(engine, view, changed)
+        for key in ("_email_verify_token", "_email_verify_token_expires_at", "emailVerified"):
+            if key in view:
+                body[key] = view[key]
+    if body.get("emailVerified") is True:
+        # Verified (by the link or the master key): the old links are void.
+        body["_email_verify_token"] = {"__op": "Delete"}
+        body["_email_verify_token_expires_at"] = {"__op": "Delete"}
     if isinstance(body.get("ACL"), dict) and not auth.master:
         # A client can never lock a user out of its own record.
         acl = dict(body["ACL"])
@@ -407,6 +440,7 @@ async def after_user_update(engine: Engine, user_id: str, body: dict, auth: Auth
     """A password change revokes every session of the user; a non-master
     caller gets a fresh session token back, as from Parse Server."""
     engine.auth.forget_user(user_id)
+    await accounts.after_user_saved(engine, user_id, body)
     if "_hashed_password" not in body:
         return None
     if engine.settings.revoke_session_on_password_reset:

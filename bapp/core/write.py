@@ -99,7 +99,7 @@ async def enforce_schema(engine: Engine, class_name: str, schema: ClassSchema | 
             raise mismatch(class_name, key, expected, got)
     if schema is None:
         if not (auth.master or engine.settings.allow_client_class_creation):
-            raise ParseError(errors.OPERATION_FORBIDDEN, f"This user is not allowed to access non-existent class: {class_name}")
+            raise errors.denied(errors.OPERATION_FORBIDDEN, f"This user is not allowed to access non-existent class: {class_name}")
         types.check_class_name(class_name)
     if new_fields:
         return await engine.schemas.add_fields(class_name, new_fields)
@@ -133,10 +133,10 @@ def add_field_permission(schema: ClassSchema, auth: Auth, group: list[str], *, c
     pointer_fields = list(allowed.get("pointerFields") or [])
     if allowed.get("requiresAuthentication") is True:
         if not auth.user:
-            raise ParseError(errors.OBJECT_NOT_FOUND, "Permission denied, user needs to be authenticated.")
+            raise errors.denied(errors.OBJECT_NOT_FOUND, "Permission denied, user needs to be authenticated.")
     elif not write_fields and (creating or not pointer_fields):
-        raise ParseError(errors.OPERATION_FORBIDDEN,
-                         f"Permission denied for action addField on class {schema.class_name}.")
+        raise errors.denied(errors.OPERATION_FORBIDDEN,
+                            f"Permission denied for action addField on class {schema.class_name}.")
     names = list(dict.fromkeys(pointer_fields + write_fields))
     if creating or not names:
         return None
@@ -172,6 +172,40 @@ def apply_defaults_and_required(schema: ClassSchema, data: dict, *, creating: bo
             changed.add(name)
         elif spec.get("required") is True:
             raise ParseError(errors.VALIDATION_ERROR, f"{name} is required")
+
+
+def check_create_class_name(engine: Engine, class_name: str, auth: Auth) -> None:
+    """A create in a class whose name is invalid: 119 for a client that may
+    not create classes; otherwise Parse Server's answer when the class it
+    tries to add fails its checks (107, a quirk copied as it is)."""
+    if types.is_valid_class_name(class_name):
+        return
+    if not (auth.master or engine.settings.allow_client_class_creation):
+        raise errors.denied(errors.OPERATION_FORBIDDEN, f"This user is not allowed to access non-existent class: {class_name}")
+    raise ParseError(errors.INVALID_JSON, "schema class name does not revalidate")
+
+
+def apply_clp_acl(schema: ClassSchema, data: dict, auth: Auth) -> bool:
+    """Parse Server 9's CLP ``ACL``: a new object without an ACL gets the
+    class's default ACL (``currentUser`` standing for the creating user);
+    the public default ``{"*": {read, write}}`` stores none, as before."""
+    default = schema.permissions.get("ACL")
+    if not default or data.get("ACL") is not None or default == PUBLIC_ACL:
+        return False
+    acl: dict[str, dict] = {}
+    for who, rights in default.items():
+        if who == "currentUser":
+            if not auth.user_id:
+                continue
+            who = auth.user_id
+        granted = {k: True for k in ("read", "write") if isinstance(rights, dict) and rights.get(k) is True}
+        if granted:
+            acl[who] = granted
+    data["ACL"] = acl
+    return True
+
+
+PUBLIC_ACL = {"*": {"read": True, "write": True}}
 
 
 # ------------------------------------------------------------------ hooks
@@ -231,7 +265,7 @@ async def run_after(engine: Engine, trigger: str, class_name: str, obj: dict, or
 async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict:
     """Creates one object; returns the response body (plus ``objectId``)."""
     perms.check_class_access(class_name, auth, "create")
-    types.check_class_name(class_name)
+    check_create_class_name(engine, class_name, auth)
     if class_name == "_User":
         users.check_signup_credentials(data)
     body = check_body(engine, class_name, data, creating=True)
@@ -248,7 +282,7 @@ async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict
     body, changed = await run_before_save(engine, class_name, body, None, auth)
     generated = False
     if class_name == "_User":
-        body, generated = await users.prepare_signup(engine, body, auth)
+        body, generated = await users.prepare_signup(engine, body, auth, changed)
     elif class_name == "_Role":
         users.check_role(body, creating=True)
     elif class_name == "_Session" and not auth.master:
@@ -256,6 +290,8 @@ async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict
         return await users.create_client_session(engine, body, auth)
     schema = await enforce_schema(engine, class_name, schema, body, auth, group, creating=True)
     apply_defaults_and_required(schema, body, creating=True, changed=changed)
+    if apply_clp_acl(schema, body, auth):
+        changed.add("ACL")
 
     object_id = body.pop("objectId", None) if engine.settings.allow_custom_object_id else None
     if engine.settings.allow_custom_object_id and not object_id:
@@ -281,6 +317,8 @@ async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict
     for key in changed:
         if key in current:
             response[key] = current[key]
+        elif key in stored and stored[key] is None:  # a null a SQL store reads back as absent
+            response[key] = None
     if class_name == "_User":
         session_token = await users.signup_session(engine, object_id, body, auth)
         if session_token:
@@ -289,6 +327,8 @@ async def create(engine: Engine, class_name: str, data: Any, auth: Auth) -> dict
             response["username"] = current.get("username")
     await engine.after_write(class_name, None, current)
     await run_after(engine, "afterSave", class_name, current, None, auth)
+    if class_name == "_User":
+        await users.after_signup(engine, object_id, stored)
     return response
 
 
@@ -320,8 +360,8 @@ def _not_found(class_name: str, auth: Auth, deleting: bool = False, object_id: A
         if not auth.user:
             if deleting:
                 return ParseError(errors.SESSION_MISSING, "Insufficient auth to delete user")
-            return ParseError(errors.SESSION_MISSING, f"Cannot modify user {object_id}.")
-        return ParseError(errors.SESSION_MISSING, "Insufficient auth.")
+            return errors.denied(errors.SESSION_MISSING, f"Cannot modify user {object_id}.")
+        return errors.denied(errors.SESSION_MISSING, "Insufficient auth.")
     return ParseError(errors.OBJECT_NOT_FOUND, "Object not found.")
 
 
@@ -358,7 +398,7 @@ async def update(engine: Engine, class_name: str, object_id: Any, data: Any, aut
         guard = perms.and_where(guard, await update_condition(engine, class_name, schema, hook_condition,
                                                               Auth.as_master()))
     if class_name == "_User":
-        body = await users.prepare_user_update(engine, body, original, auth)
+        body = await users.prepare_user_update(engine, body, original, auth, changed)
     elif class_name == "_Role":
         users.check_role(body, creating=False)
     added_rules: list[dict] = []

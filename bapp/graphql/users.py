@@ -9,7 +9,7 @@ from typing import Any
 from graphql import GraphQLResolveInfo
 
 from bapp import errors
-from bapp.core import login
+from bapp.core import accounts, login
 from bapp.core import users as users_core
 from bapp.core.auth import Auth
 from bapp.errors import ParseError
@@ -108,11 +108,9 @@ async def confirm_reset_password(_root: Any, info: GraphQLResolveInfo, input: di
     if not input.get("token"):
         raise ParseError(errors.OTHER_CAUSE, "you must provide a token")
     ctx = ctx_of(info)
-    confirm = getattr(ctx.engine, "confirm_password_reset", None)
-    if confirm is None:
-        # No e-mail support: no reset token can exist (Parse Server without an email adapter).
-        raise login.email_routes_unavailable()
-    await confirm(input["username"], input["token"], input["password"])
+    # No e-mail support: no reset token can exist (Parse Server without an email adapter).
+    accounts.require_email_config(ctx.engine)
+    await accounts.confirm_reset_password(ctx.engine, input["username"], input["password"], input["token"])
     return {"ok": True, "clientMutationId": input.get("clientMutationId")}
 
 

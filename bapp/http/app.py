@@ -45,7 +45,7 @@ async def cors_and_errors(request: web.Request, handler: Any) -> web.StreamRespo
         try:
             response = await handler(request)
         except (ParseError, HTTPError) as exc:
-            response = envelope.error_response(exc)
+            response = envelope.error_response(exc, engine.settings.sanitized_errors)
         except web.HTTPRequestEntityTooLarge:
             response = envelope.json_response(
                 {"code": errors.OBJECT_TOO_LARGE, "error": "Request body is too large."}, 413)

@@ -237,9 +237,9 @@ def json_response(body: Any, status: int = 200, headers: dict | None = None) -> 
                         headers=headers, content_type="application/json", charset="utf-8")
 
 
-def error_response(exc: Exception) -> web.Response:
+def error_response(exc: Exception, sanitize: bool = True) -> web.Response:
     if isinstance(exc, ParseError):
-        return json_response(exc.to_json(), exc.status)
+        return json_response(exc.to_json(sanitize), exc.status)
     if isinstance(exc, HTTPError):
-        return json_response({"error": exc.message}, exc.status)
+        return json_response({"error": errors.client_message(exc, sanitize)}, exc.status)
     return json_response({"code": errors.INTERNAL_SERVER_ERROR, "error": "Internal server error."}, 500)

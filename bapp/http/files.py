@@ -309,7 +309,7 @@ def _known_app(request: web.Request) -> bool:
 
 def _check_app(request: web.Request) -> None:
     if not _known_app(request):
-        raise HTTPError(403, "Invalid application ID.")
+        raise HTTPError(403, "Invalid application ID.", sanitized=True)
 
 
 async def download(request: web.Request) -> web.StreamResponse:

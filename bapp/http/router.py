@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bapp import errors
-from bapp.errors import ParseError, master_key_required
+from bapp.errors import master_key_required
 
 if TYPE_CHECKING:
     from bapp.config import Settings
@@ -43,7 +43,7 @@ class ApiRequest:
         if not self.auth.master:
             raise master_key_required()
         if refused and self.auth.read_only:
-            raise ParseError(errors.OPERATION_FORBIDDEN, f"read-only masterKey isn't allowed to {refused}.")
+            raise errors.denied(errors.OPERATION_FORBIDDEN, f"read-only masterKey isn't allowed to {refused}.")
 
     @property
     def settings(self) -> Settings:

@@ -5,7 +5,7 @@ e-mail request routes. Registered before the generic class routes, so
 
 from __future__ import annotations
 
-from bapp.core import login
+from bapp.core import accounts, login
 from bapp.http import classes
 from bapp.http.router import ApiRequest, ApiResponse, Router
 
@@ -54,8 +54,14 @@ async def log_in_as(req: ApiRequest) -> ApiResponse:
     return ApiResponse(await login.login_as(req.engine, user_id, req.auth))
 
 
-async def email_request(req: ApiRequest) -> ApiResponse:
-    raise login.email_routes_unavailable()
+async def request_password_reset(req: ApiRequest) -> ApiResponse:
+    await accounts.request_password_reset(req.engine, _body(req).get("email"))
+    return ApiResponse({})
+
+
+async def request_verification_email(req: ApiRequest) -> ApiResponse:
+    await accounts.request_verification_email(req.engine, _body(req).get("email"))
+    return ApiResponse({})
 
 
 def register(router: Router) -> None:
@@ -68,6 +74,6 @@ def register(router: Router) -> None:
     router.add("POST", "/logout", log_out)
     router.add("GET", "/verifyPassword", verify_password)
     router.add("POST", "/verifyPassword", verify_password)
-    router.add("POST", "/requestPasswordReset", email_request)
-    router.add("POST", "/verificationEmailRequest", email_request)
+    router.add("POST", "/requestPasswordReset", request_password_reset)
+    router.add("POST", "/verificationEmailRequest", request_verification_email)
     classes.register_class_routes(router, "/users", "_User")

@@ -112,7 +112,7 @@ class LiveQueryServer:
         except ProtocolError as exc:
             client.send(protocol.error_frame(exc.code, exc.message, exc.reconnect, exc.request_id))
         except ParseError as exc:
-            client.send(protocol.error_frame(exc.code, exc.message, False, request_id))
+            client.send(protocol.error_frame(exc.code, self.message_of(exc), False, request_id))
         except Exception:  # a bug: logged, the connection stays usable
             log.exception("LiveQuery message failed")
             client.send(protocol.error_frame(errors.INTERNAL_SERVER_ERROR, "Internal server error.", False,
@@ -162,7 +162,7 @@ class LiveQueryServer:
             msg = await hooks.before_subscribe(self.engine, client, msg, self.counts())
             sub = await self._build(client, msg)
         except ParseError as exc:
-            raise ProtocolError(exc.code, exc.message, msg.request_id) from None
+            raise ProtocolError(exc.code, self.message_of(exc), msg.request_id) from None
         old = client.subscriptions.get(msg.request_id)
         if old is not None:  # a re-used requestId replaces the old subscription
             self._remove(old)
@@ -259,7 +259,11 @@ class LiveQueryServer:
     def abandon(self, record: QueryRecord, exc: ParseError) -> None:
         for sub in list(record.subscriptions.values()):
             self._remove(sub)
-            sub.client.send(protocol.error_frame(exc.code, exc.message, False, sub.request_id))
+            sub.client.send(protocol.error_frame(exc.code, self.message_of(exc), False, sub.request_id))
+
+    def message_of(self, exc: ParseError) -> str:
+        """What the client reads (a permission refusal is sanitized, as on REST)."""
+        return errors.client_message(exc, self.engine.settings.sanitized_errors)
 
     def expire(self, sub: Subscription) -> None:
         """The subscription's session no longer resolves: tell the client and

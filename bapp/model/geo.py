@@ -235,13 +235,12 @@ def point_in_polygon(lat: float, lng: float, ring: Sequence[Sequence[float]]) ->
 
 
 def point_in_box(lat: float, lng: float, sw: Sequence[float], ne: Sequence[float]) -> bool:
-    """``$within.$box`` with ``sw``/``ne`` as ``(lat, lng)``; edges included
-    (MongoDB's ``$box``).  A box whose south-west corner lies north or east of
-    its north-east corner (e.g. one crossing the date line) matches nothing."""
-    s, w = float(sw[0]), float(sw[1])
-    n, e = float(ne[0]), float(ne[1])
-    if s > n or w > e:
-        return False
+    """``$within.$box`` with ``sw``/``ne`` as ``(lat, lng)``; edges included.
+    The corners may come in either order: MongoDB's ``$box`` spans the two
+    points whichever is given first (so the SDKs' withinGeoBox with swapped
+    corners finds the same objects)."""
+    s, n = sorted((float(sw[0]), float(ne[0])))
+    w, e = sorted((float(sw[1]), float(ne[1])))
     return s <= lat <= n and w <= lng <= e
 
 

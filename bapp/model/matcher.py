@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import operator
 import re
@@ -26,6 +27,8 @@ from typing import Any
 from bapp.errors import INVALID_JSON, INVALID_KEY_NAME, INVALID_QUERY, ParseError
 from bapp.model import geo
 from bapp.model.text_search import TextSearch
+
+log = logging.getLogger("bapp.matcher")
 
 try:  # `regex` can abort a runaway match (ReDoS); the stdlib `re` cannot.
     import regex as _engine
@@ -333,23 +336,28 @@ def _compile_cached(pattern: str, options: str) -> Any:
     try:
         return _engine.compile(_translate_pcre(pattern), flags)
     except (_engine.error, ValueError, TypeError, OverflowError, RecursionError, IndexError) as exc:
-        raise ParseError(INVALID_QUERY, f"Invalid regular expression: {exc}") from None
+        log.info("invalid regular expression %r: %s", pattern, exc)
+        raise ParseError(INVALID_QUERY, "Invalid regular expression.") from None
 
 
 def compile_regex(pattern: Any, options: Any = None) -> Any:
     """Validate and compile a ``$regex``/``$options`` pair (cached).
 
-    Non-string pattern -> 107 ``bad regex: X``; options other than the letters
-    ``imxs`` -> 102 ``Bad $options value for query: X``; a pattern that does
-    not compile -> 102 ``Invalid regular expression: ...``.
+    Parse Server 9's checks and messages (102): a non-string pattern or
+    options, options other than the letters ``imxsu``; a pattern that does
+    not compile -> 102 ``Invalid regular expression.`` (the regex engine's
+    own text says nothing a client can use).
     """
     if not isinstance(pattern, str):
-        raise ParseError(INVALID_JSON, f"bad regex: {_js(pattern)}")
+        raise ParseError(INVALID_QUERY, "$regex value must be a string")
     if options is None:
         options = ""
-    elif not isinstance(options, str) or not re.fullmatch(r"[imxs]+", options):
-        raise ParseError(INVALID_QUERY, f"Bad $options value for query: {_js(options)}")
-    return _compile_cached(pattern, "".join(sorted(set(options))))
+    elif not isinstance(options, str):
+        raise ParseError(INVALID_QUERY, "$options value must be a string")
+    elif not re.fullmatch(r"[imxsu]+", options):
+        raise ParseError(INVALID_QUERY, f"Bad $options value for query: {options}")
+    # "u" (Unicode) is what Python's str patterns always are.
+    return _compile_cached(pattern, "".join(sorted(set(options) - {"u"})))
 
 
 # ---------------------------------------------------------------- constraints

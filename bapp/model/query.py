@@ -100,6 +100,26 @@ def _int_param(value: Any, name: str) -> int:
     return value
 
 
+def parse_where(where: Any) -> dict:
+    """A ``where`` parameter: an object, or a string holding one (Parse
+    Server parses a string once more; anything else in it is 107 "where
+    parameter is not valid JSON", its wording)."""
+    if where is None:
+        return {}
+    if isinstance(where, str):
+        try:
+            where = json.loads(where)
+        except ValueError:
+            raise ParseError(errors.INVALID_JSON, "where parameter is not valid JSON") from None
+        if isinstance(where, str):
+            raise ParseError(errors.INVALID_JSON, "where parameter is not valid JSON")
+        if where is None:
+            return {}
+    if not isinstance(where, dict):
+        raise ParseError(errors.INVALID_JSON, "where must be a JSON object")
+    return where
+
+
 def parse_options(params: dict, *, single: bool = False) -> QueryOptions:
     """Reads query parameters (already JSON-decoded where possible)."""
     allowed = GET_PARAMS if single else QUERY_PARAMS
@@ -109,13 +129,9 @@ def parse_options(params: dict, *, single: bool = False) -> QueryOptions:
                 raise ParseError(errors.INVALID_QUERY, "Improper encode of parameter")
             raise ParseError(errors.INVALID_QUERY, f"Invalid parameter for query: {key}")
     opts = QueryOptions()
-    where = params.get("where", {})
-    if where is None or where == "":
-        where = {}
-    if not isinstance(where, dict):
-        raise ParseError(errors.INVALID_JSON, "where must be a JSON object")
+    where = parse_where(params.get("where", {}))
     opts.where = where
-    opts.order = _comma_list(params.get("order"), "order")
+    opts.order = order_keys(_comma_list(params.get("order"), "order"))
     if "limit" in params:
         # MongoDB reads a negative limit as its absolute value; internally a
         # negative limit means "no limit", which a client must not reach.
@@ -151,6 +167,26 @@ def parse_options(params: dict, *, single: bool = False) -> QueryOptions:
         raise ParseError(errors.INVALID_QUERY, "Invalid parameter for query: redirectClassNameForKey")
     opts.redirect_key = redirect
     return opts
+
+
+_ORDER_ALIASES = {"_created_at": "createdAt", "_updated_at": "updatedAt"}
+
+
+def order_keys(keys: list[str]) -> list[str]:
+    """Sort keys with Parse Server's aliases: ``_created_at``/``_updated_at``
+    sort by createdAt/updatedAt (as Parse.com did); when a field is named
+    twice the first one decides, as there."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for key in keys:
+        desc = key.startswith("-")
+        name = key[1:] if desc else key
+        name = _ORDER_ALIASES.get(name, name)
+        if name in seen:
+            continue
+        seen.add(name)
+        out.append("-" + name if desc else name)
+    return out
 
 
 def check_key(key: Any, *, master: bool) -> None:
@@ -192,6 +228,10 @@ class WhereValidator:
     def _logical(self, key: str, value: Any, depth: int) -> list[dict]:
         # A real list only: an array-like object ({"0": ..., "length": 1})
         # must not slip through as a plain constraint.
+        if not isinstance(value, list) and not self.master:
+            # Parse Server 9 refuses this for clients before validating the
+            # query, with a sanitized message (its quirk, copied).
+            raise errors.denied(errors.INVALID_QUERY, f"{key} must be an array")
         if not isinstance(value, list) or (key == "$nor" and not value):
             if key == "$nor":
                 raise ParseError(errors.INVALID_QUERY, "Bad $nor format - use an array of at least 1 value.")
@@ -199,15 +239,21 @@ class WhereValidator:
         return [self.validate(sub, depth + 1) for sub in value]
 
     def _related_to(self, value: Any, depth: int) -> dict:
+        obj = value.get("object") if isinstance(value, dict) else None
+        unsaved = isinstance(obj, dict) and obj.get("__type") == "Pointer" and "objectId" not in obj \
+            and isinstance(obj.get("className"), str)
         if (
             not isinstance(value, dict)
             or set(value) != {"object", "key"}
-            or not types.is_pointer(value["object"])
+            or not (types.is_pointer(obj) or unsaved)
             or not types.is_valid_field_name(value["key"])
         ):
             raise ParseError(errors.INVALID_JSON, "bad $relatedTo value")
-        obj = value["object"]
         types.check_class_name(obj["className"])
+        if unsaved:
+            # The SDKs send an unsaved parent (a clone()) without objectId:
+            # it relates to nothing, as in Parse Server.
+            return {"object": {"__type": "Pointer", "className": obj["className"]}, "key": value["key"]}
         return {"object": types.pointer(obj["className"], obj["objectId"]), "key": value["key"]}
 
     def _constraint(self, key: str, value: Any) -> Any:
@@ -233,6 +279,12 @@ class WhereValidator:
                 return types.pointer(value["className"], value["objectId"])
             if t == "GeoPoint":
                 types.check_geopoint(value)
+            if t == "Polygon":
+                # Stored polygons are closed rings: an open one names the same polygon.
+                points = types.check_polygon(value)
+                if points[0] != points[-1]:
+                    points.append(list(points[0]))
+                return {"__type": "Polygon", "coordinates": points}
             types.check_keys(value, max_depth=self.limits.value_depth, top=False)
             return value
         if isinstance(value, list):
@@ -371,9 +423,10 @@ def js_string(value: Any) -> str:
 
 
 def check_equality_atom(value: Any) -> None:
-    """A plain array or object is no equality value for a top-level key:
-    Parse Server on MongoDB refuses it (``equalTo('tags', ['a'])``)."""
-    if isinstance(value, list) or (isinstance(value, dict) and value.get("__type") not in _ATOM_TYPES):
+    """A plain object is no equality value for a top-level key: Parse Server
+    on MongoDB refuses it. An array is (``equalTo('tags', ['a', 'b'])``
+    matches an array equal to it, as MongoDB's equality does)."""
+    if isinstance(value, dict) and value.get("__type") not in _ATOM_TYPES:
         raise ParseError(errors.INVALID_JSON, f"You cannot use {js_string(value)} as a query parameter.")
 
 

@@ -127,12 +127,34 @@ class TextSearch:
         return bool(words & self.terms)
 
     def score(self, texts: list[str]) -> float:
-        """A relevance score in the spirit of MongoDB's ``textScore``: the
-        search terms' occurrences, weighted down in longer texts; 0 when the
-        text does not match."""
+        """MongoDB's ``textScore`` for a text index of weight 1 on this field
+        (Parse Server's ``<field>_text``): per string, each search term's
+        occurrences (1, 1/2, 1/4, ... for repeats) times ``0.5 * count /
+        tokens + 0.5``, times 1.1 when the whole string is the term; summed
+        over the strings and terms. 0 when the text does not match."""
         if not self.matches(texts):
             return 0.0
-        doc = self.normalize("\n".join(texts))
-        words = [self.word_key(w) for w in _WORD.findall(doc)]
-        hits = sum(1 for w in words if w in self.terms) + sum(doc.count(p) for p in self.phrases)
-        return round(hits * (0.5 + 0.5 / max(len(words), 1)) + 0.5, 6)
+        wanted = set(self.terms)
+        for phrase in self.phrases:  # a phrase's words are search terms too, as in MongoDB
+            wanted |= {self.word_key(w) for w in _WORD.findall(phrase)}
+        total = 0.0
+        for raw in texts:
+            total += self._score_string(raw, wanted)
+        return total
+
+    def _score_string(self, raw: str, wanted: set[str]) -> float:
+        tokens = [self.word_key(w) for w in _WORD.findall(self.normalize(raw))
+                  if not (self.english and w.lower() in _STOP_WORDS)]
+        if not tokens:
+            return 0.0
+        counts: dict[str, int] = {}
+        freqs: dict[str, float] = {}
+        for term in tokens:
+            counts[term] = counts.get(term, 0) + 1
+            freqs[term] = freqs.get(term, 0.0) + 1 / (1 << (counts[term] - 1))
+        score = 0.0
+        for term in wanted & counts.keys():
+            coeff = 0.5 * counts[term] / len(tokens) + 0.5
+            adjustment = 1.1 if len(raw) == len(term) and raw.casefold() == term.casefold() else 1.0
+            score += freqs[term] * coeff * adjustment
+        return score

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import secrets
 import string
@@ -333,14 +334,34 @@ def check_keys(value: Any, depth: int = 0, max_depth: int = 32, top: bool = True
         raise ParseError(errors.INVALID_JSON, f"Object is nested too deeply (limit {max_depth}).")
     if isinstance(value, dict):
         for key, sub in value.items():
+            if key == "_bsontype":
+                _check_bsontype(sub, top)
+            if top and key in ("__proto__", "__class__"):
+                # What Parse Server answers for these as field names.
+                raise ParseError(errors.INVALID_KEY_NAME, f"Invalid field name: {key}.")
             if key in DENIED_KEYS or (isinstance(key, str) and key.startswith("__") and key not in ("__type", "__op")):
                 raise ParseError(errors.INVALID_KEY_NAME, f"Prohibited keyword in request data: {{\"key\":\"{key}\"}}.")
-            if key == "_bsontype" or (not top and isinstance(key, str) and ("$" in key or "." in key)):
+            if not top and isinstance(key, str) and ("$" in key or "." in key):
                 raise ParseError(errors.INVALID_NESTED_KEY, "Nested keys should not contain the '$' or '.' characters")
             check_keys(sub, depth + 1, max_depth, top=False)
     elif isinstance(value, list):
         for sub in value:
             check_keys(sub, depth + 1, max_depth, top=False)
+
+
+def _check_bsontype(value: Any, top: bool) -> None:
+    """``_bsontype`` tells JavaScript's BSON serializer what an object is, so
+    a client must not store it. Its value is in the message, as in Parse
+    Server's denylist entry ``{"key":"_bsontype","value":"Code"}``; a
+    nested ``_bsontype`` of another value is refused too (Parse Server
+    stores it: a deliberate safer deviation, since Parse Server may share
+    the database)."""
+    if isinstance(value, str) and "Code" in value:
+        raise ParseError(errors.INVALID_KEY_NAME, 'Prohibited keyword in request data: {"key":"_bsontype","value":"Code"}.')
+    if top:
+        raise ParseError(errors.INVALID_KEY_NAME, "Invalid field name: _bsontype.")
+    shown = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    raise ParseError(errors.INVALID_KEY_NAME, f'Prohibited keyword in request data: {{"key":"_bsontype","value":{shown}}}.')
 
 
 def js_text(value: Any) -> str:

@@ -32,7 +32,7 @@ async def _place(req: cloud.Request) -> None:
     obj = req.object
     if not req.master:
         if any(k not in ORDER_FIELDS | FIXED_KEYS for k in obj):
-            raise fail("Permission denied for action addField on class Order.", cloud.Error.OPERATION_FORBIDDEN)
+            raise fail("Permission denied", cloud.Error.OPERATION_FORBIDDEN)  # as the server answers a refused addField
         if obj.get("status", "pending") != "pending":
             one_of(obj, "status", ORDER_STATUSES)
             raise fail("A new order starts as pending", cloud.Error.OPERATION_FORBIDDEN)

@@ -38,7 +38,7 @@ async def _place(req: cloud.Request) -> None:
     if not req.master:
         unknown = sorted(k for k in obj if k not in ORDER_FIELDS | FIXED_KEYS)
         if unknown:
-            raise fail("Permission denied for action addField on class Order.", cloud.Error.OPERATION_FORBIDDEN)
+            raise fail("Permission denied", cloud.Error.OPERATION_FORBIDDEN)  # as the server answers a refused addField
     one_of(obj, "status", ORDER_STATUSES)
     if not req.master and obj.get("status", "pending") != "pending":
         raise fail("A new order starts as pending", cloud.Error.OPERATION_FORBIDDEN)

@@ -120,7 +120,7 @@ describe('saving files', () => {
       headers: { 'X-Parse-Application-Id': config.appId, 'X-Parse-JavaScript-Key': config.javascriptKey ?? '' },
     });
     assert.equal(refused.status, 403);
-    assert.deepEqual(await refused.json(), { error: 'unauthorized: master key is required' });
+    assert.deepEqual(await refused.json(), { error: 'Permission denied' });
     assert.equal((await download(file.url())).status, 200);
     await file.destroy({ useMasterKey: true });
     const { status, body } = await download(file.url());

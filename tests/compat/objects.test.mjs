@@ -354,10 +354,10 @@ describe('queries', () => {
   test('containsAll and equalTo on an array field', async () => {
     assert.deepEqual(await findNs(q().containsAll('tags', ['red', 'green'])), [1, 6]);
     assert.deepEqual(await findNs(q().equalTo('tags', 'blue')), [3, 6], 'equalTo on an array means "contains"');
-    // Parse Server on MongoDB refuses a whole array (or plain object) as an
-    // equality value; containsAll / containedIn are the way to ask.
-    await rejectsWith(q().equalTo('tags', ['red', 'green']).find(), Parse.Error.INVALID_JSON,
-      'You cannot use red,green as a query parameter.');
+    // A whole array is MongoDB's equality: the same array, in the same order.
+    assert.deepEqual(await findNs(q().equalTo('tags', ['red', 'green'])), [1]);
+    assert.deepEqual(await findNs(q().equalTo('tags', ['green', 'red'])), []);
+    // Parse Server on MongoDB refuses a plain object as an equality value.
     await rejectsWith(q().equalTo('group', { a: 1 }).find(), Parse.Error.INVALID_JSON,
       'You cannot use [object Object] as a query parameter.');
     await rejectsWith(q().notEqualTo('group', ['a']).find(), Parse.Error.INVALID_JSON, 'bad atom: ["a"]');
@@ -795,7 +795,7 @@ describe('errors', () => {
   test('a client cannot create a class (allowClientClassCreation is off)', async () => {
     const name = unique('CompatNoClass');
     await rejectsWith(new Parse.Object(name).save({ a: 1 }), Parse.Error.OPERATION_FORBIDDEN,
-      `This user is not allowed to access non-existent class: ${name}`);
+      'Permission denied');
   });
 
   test('a nested key with $ or . rejects with 121', async () => {
@@ -809,7 +809,7 @@ describe('errors', () => {
   test('querying a class that does not exist: 119 for a client, nothing for the master key', async () => {
     const name = unique('CompatAbsent');
     await rejectsWith(new Parse.Query(name).find(), Parse.Error.OPERATION_FORBIDDEN,
-      `This user is not allowed to access non-existent class: ${name}`);
+      'Permission denied');
     assert.deepEqual(await new Parse.Query(name).find({ useMasterKey: true }), []);
     assert.equal(await new Parse.Query(name).count({ useMasterKey: true }), 0);
   });

@@ -88,7 +88,7 @@ describe('Parse.Schema', () => {
 
   test('addField is refused by the CLP for a client, allowed with the master key', async () => {
     await rejectsWith(new Parse.Object(className).save({ name: 'x', surprise: 1 }), Parse.Error.OPERATION_FORBIDDEN,
-      `Permission denied for action addField on class ${className}.`);
+      'Permission denied');
     const saved = await new Parse.Object(className).save({ name: 'x', surprise: 1 }, { useMasterKey: true });
     assert.equal(saved.get('surprise'), 1);
   });

@@ -63,6 +63,10 @@ class FilesAdapter(Protocol):
 
     async def exists(self, name: str) -> bool: ...
 
+    async def names(self) -> list[str]:
+        """Every stored name, sorted (for copying a whole app to another store)."""
+        ...
+
 
 class FilesConfigError(ValueError):
     """A files setting that cannot work (reported at start-up)."""
@@ -73,10 +77,10 @@ def adapter_kind(settings: Settings) -> str:
     ``files_adapter`` setting names one."""
     kind = (settings.files_adapter or "").strip().lower()
     if not kind:
-        return "local" if settings.in_memory else "gridfs"
+        return "gridfs" if settings.store.kind == "mongodb" else "local"
     if kind not in ("local", "gridfs"):
         raise FilesConfigError(f"files_adapter must be 'local' or 'gridfs', not {settings.files_adapter!r}")
-    if kind == "gridfs" and settings.in_memory:
+    if kind == "gridfs" and settings.store.kind != "mongodb":
         raise FilesConfigError("files_adapter 'gridfs' needs a MongoDB database_uri")
     return kind
 
@@ -91,4 +95,4 @@ def build_files_adapter(settings: Settings, storage: Any) -> FilesAdapter:
         return GridFSFilesAdapter(storage.db)
     from bapp.storage.files.local import LocalFilesAdapter
 
-    return LocalFilesAdapter(settings.files_path)
+    return LocalFilesAdapter(settings.local_files_path)

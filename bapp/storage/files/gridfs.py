@@ -86,6 +86,9 @@ class GridFSFilesAdapter:
     async def exists(self, name: str) -> bool:
         return await self._newest(name) is not None
 
+    async def names(self) -> list[str]:
+        return sorted(await self.files.distinct("filename"))
+
 
 async def _read_range(grid_out: Any, start: int, stop: int) -> AsyncIterator[bytes]:
     """GridFS chunks trimmed to ``[start, stop)``, one chunk at a time."""

@@ -155,6 +155,15 @@ class LocalFilesAdapter:
     async def exists(self, name: str) -> bool:
         return await self.stat(name) is not None
 
+    async def names(self) -> list[str]:
+        return await asyncio.to_thread(self._names)
+
+    def _names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        # The service folders start with a dot, which no stored name does.
+        return sorted(p.name for p in self.root.iterdir() if not p.name.startswith(".") and p.is_file())
+
 
 async def _read_range(path: Path, start: int, stop: int) -> AsyncIterator[bytes]:
     """The bytes in ``[start, stop)``; the file is opened on first use and

@@ -358,6 +358,8 @@ def _encode_atom(value: Any, kind: str | None, is_ptr: bool) -> Any:
             return to_db_date(types.parse_iso(value.get("iso")))
         if t == "GeoPoint":
             return [value["longitude"], value["latitude"]]
+        if t == "Polygon" and kind == "Polygon":
+            return polygon_to_geojson(value)
         if t == "File":
             return value.get("name") if kind == "File" else encode_interior(value)
         return encode_interior(value)

@@ -6,10 +6,11 @@ How to use it (an adapter)::
     c = Compiler(PostgresDialect(), "Item", fields, columns)
     sql = f'SELECT {c.select_list(keys)} FROM {c.table} WHERE {c.where(where)}'
     sql += c.order_by(order) + c.limit(limit, skip)
-    rows = await conn.fetch(sql, *c.params)
+    sql, params = c.finish(sql)          # drops values a folded constraint left unused
+    rows = await conn.fetch(sql, *params)
 
-``c.params`` holds the bound values in placeholder order. One Compiler
-builds one statement. Its methods return SQL fragments; everything database
+One Compiler builds one statement (``columns``: the table's real columns,
+so a key without a column is "missing" rather than an SQL error). Its methods return SQL fragments; everything database
 specific goes through the :class:`~bapp.storage.sql.dialect.Dialect`.
 
 The rules it keeps:
@@ -112,6 +113,10 @@ class Compiler:
         if col is not None and self.columns is not None and col.name not in self.columns:
             return None
         return col
+
+    def finish(self, sql: str) -> tuple[str, list]:
+        """The complete statement and its parameters."""
+        return self.d.finish(sql, self.params)
 
     def q(self, name: str) -> str:
         return self.d.quote(name)
@@ -373,7 +378,7 @@ class Compiler:
     def limit(self, limit: int | None, skip: int) -> str:
         return self.d.limit_offset(self.bind, limit, skip)
 
-    def select_list(self, keys: list[str] | None, all_columns: list[str]) -> str:
+    def select_list(self, keys: list[str] | None, all_columns: list[str], with_score: bool = False) -> str:
         """The columns a find reads: all, or those ``keys`` need (plus the
         system columns every result carries)."""
         if keys is None:
@@ -385,7 +390,7 @@ class Compiler:
                 wanted |= {c for c in all_columns if c.startswith("_")}
             names = [c for c in all_columns if c in wanted]
         out = ", ".join(self.q(n) for n in names)
-        if self.score and keys is not None and "$score" in keys:
+        if self.score and with_score:
             out += f", {self.score} AS score"
         return out
 

@@ -47,6 +47,11 @@ class Dialect:
         """The placeholder of the ``index``-th bound value (1-based)."""
         raise NotImplementedError
 
+    def finish(self, sql: str, params: list) -> tuple[str, list]:
+        """The statement with only the parameters it still uses, renumbered
+        (a constraint folded to TRUE/FALSE leaves its values unused)."""
+        raise NotImplementedError
+
     def column_type(self, kind: str) -> str:
         """The column type of a Parse field type (CREATE TABLE / ADD COLUMN)."""
         raise NotImplementedError

@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from asyncpg.types import Point, Polygon
+from asyncpg.types import Box, Point, Polygon
 
 from bapp.model import types
 from bapp.storage.sql.dialect import Bind, Dialect
@@ -35,6 +35,8 @@ _LANGUAGES = {
 }
 _SEARCH_TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
 _WORD = re.compile(r"\w+")
+# The compiler's placeholders; no other "$<digits>" can occur in its SQL.
+_PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
 def pcre_to_postgres(pattern: str, options: str) -> str:
@@ -96,6 +98,13 @@ class PostgresDialect(Dialect):
 
     def placeholder(self, index: int) -> str:
         return f"${index}"
+
+    def finish(self, sql: str, params: list) -> tuple[str, list]:
+        used = sorted({int(n) for n in _PLACEHOLDER.findall(sql)})
+        if len(used) == len(params):
+            return sql, params
+        number = {old: new for new, old in enumerate(used, 1)}
+        return _PLACEHOLDER.sub(lambda m: f"${number[int(m.group(1))]}", sql), [params[i - 1] for i in used]
 
     def column_type(self, kind: str) -> str:
         return _COLUMN_TYPES.get(kind, "text")
@@ -220,7 +229,7 @@ class PostgresDialect(Dialect):
         return f"(2 * asin(LEAST(1.0, sqrt({inner}))))"
 
     def point_in_box(self, expr: str, bind: Bind, south_west: tuple, north_east: tuple) -> str:
-        box = bind(f"(({south_west[1]},{south_west[0]}),({north_east[1]},{north_east[0]}))")
+        box = bind(Box(Point(north_east[1], north_east[0]), Point(south_west[1], south_west[0])))
         return f"{expr} <@ {box}::box"
 
     def point_in_polygon(self, expr: str, bind: Bind, points: list[tuple]) -> str:
