@@ -124,7 +124,7 @@ STORES = {name: _ALL[name] for name in _CHOSEN} if _CHOSEN else _ALL
 POSTGRES_PENDING = frozenset({
     "test_graphql_accounts",
     "test_graphql_admin", "test_graphql_http", "test_graphql_mutations", "test_graphql_queries",
-    "test_graphql_schema", "test_graphql_users", "test_parity_cloud", "test_parity_files",
+    "test_graphql_schema", "test_graphql_users",
     "test_console", "test_console_browser", "test_dashboard_api",
     "test_parse_dashboard",
 })
