@@ -121,12 +121,7 @@ STORES = {name: _ALL[name] for name in _CHOSEN} if _CHOSEN else _ALL
 # Test modules that joined the suite after its last complete run on
 # PostgreSQL: they run on the in-memory store only until that run is made
 # for them (then they leave this list). New modules get every store.
-POSTGRES_PENDING = frozenset({
-    "test_compat_mail", "test_config_accounts", "test_email_verification", "test_graphql_accounts",
-    "test_graphql_admin", "test_graphql_http", "test_graphql_mutations", "test_graphql_queries",
-    "test_graphql_schema", "test_graphql_users", "test_mail_adapters", "test_parity_cloud", "test_parity_files",
-    "test_password_policy", "test_password_reset",
-})
+POSTGRES_PENDING: frozenset[str] = frozenset()
 
 
 # Likewise for both SQL stores (modules whose last complete run was on the
