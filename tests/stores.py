@@ -122,9 +122,6 @@ STORES = {name: _ALL[name] for name in _CHOSEN} if _CHOSEN else _ALL
 # PostgreSQL: they run on the in-memory store only until that run is made
 # for them (then they leave this list). New modules get every store.
 POSTGRES_PENDING = frozenset({
-    "test_graphql_accounts",
-    "test_graphql_admin", "test_graphql_http", "test_graphql_mutations", "test_graphql_queries",
-    "test_graphql_schema", "test_graphql_users",
     "test_console", "test_console_browser", "test_dashboard_api",
     "test_parse_dashboard",
 })

@@ -145,19 +145,33 @@ async def test_nested_pointers_and_relations_are_read_in_batches(api, shop):
         calls.append(class_name)
         return await original(class_name, *args, **kwargs)
 
+    join_reads: list[str] = []
+    originals = {"find": original, "related_ids": storage.related_ids, "relation_pairs": storage.relation_pairs}
+
+    def counting_join(method):
+        async def run(*args, **kwargs):
+            join_reads.append(method)
+            return await originals[method](*args, **kwargs)
+        return run
+
     storage.find = counting
+    storage.related_ids = counting_join("related_ids")
+    storage.relation_pairs = counting_join("relation_pairs")
     try:
         reply = await gql(api, "{ items(order: [name_ASC]) { edges { node { name supplier { name } "
                                "related(order: [name_DESC], first: 1) { count edges { node { name } } } } } } }",
                           master=True)
     finally:
-        storage.find = original
+        for method, function in originals.items():
+            setattr(storage, method, function)
     assert reply.status == 200, reply.body
     edges = reply.body["data"]["items"]["edges"]
     assert [e["node"]["supplier"]["name"] for e in edges] == ["Acme", "Bolts Inc", "Acme"]
     assert [e["node"]["related"] for e in edges] == [{"count": 2, "edges": [{"node": {"name": "Bolts Inc"}}]}] * 3
     # One read of the items, one of their suppliers, one of all related suppliers.
     assert sorted(calls) == ["Item", "Supplier", "Supplier"]
+    # The join table of the three items is read once, not once per item.
+    assert join_reads == ["relation_pairs"]
 
 
 async def test_acl_and_clp_apply(api, shop):

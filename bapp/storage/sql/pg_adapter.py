@@ -366,6 +366,16 @@ class PostgresAdapter:
     async def owning_ids(self, field_name: str, owner_class: str, related_ids: list[str]) -> list[str]:
         return await self._join_lookup(field_name, owner_class, "owningId", "relatedId", related_ids)
 
+    async def relation_pairs(self, field_name: str, owner_class: str, owning_ids: list[str]) -> list[tuple[str, str]]:
+        """(owningId, relatedId) of many owners in one query (GraphQL reads
+        the relation fields of a whole page of objects at once)."""
+        table = ddl.join_table(field_name, owner_class)
+        if not owning_ids or not await self._known(table, {}):
+            return []
+        rows = await self._run("fetch", f'SELECT "owningId", "relatedId" FROM {self.d.quote(table)} '
+                               'WHERE "owningId" = ANY($1::text[])', [list(owning_ids)])
+        return list(dict.fromkeys((r[0], r[1]) for r in rows))
+
     async def _join_lookup(self, field_name: str, owner_class: str, want: str, by: str, ids: list[str]) -> list[str]:
         table = ddl.join_table(field_name, owner_class)
         if not ids or not await self._known(table, {}):

@@ -500,6 +500,20 @@ class SqliteAdapter:
     async def owning_ids(self, field_name: str, owner_class: str, related_ids: list[str]) -> list[str]:
         return await self._join_lookup(join_table(field_name, owner_class), "owningId", "relatedId", related_ids)
 
+    async def relation_pairs(self, field_name: str, owner_class: str, owning_ids: list[str]) -> list[tuple[str, str]]:
+        """(owningId, relatedId) of many owners in one query (GraphQL reads
+        the relation fields of a whole page of objects at once)."""
+        table = join_table(field_name, owner_class)
+        if not owning_ids:
+            return []
+        sql = (f'SELECT "owningId", "relatedId" FROM {self.q(table)} '
+               'WHERE "owningId" IN (SELECT value FROM json_each(?1))')
+
+        def job(conn: sqlite3.Connection) -> list:
+            return conn.execute(sql, (dumps(list(owning_ids)),)).fetchall() if table in self._columns else []
+
+        return [(r[0], r[1]) for r in await self.db.read(job)]
+
     async def _join_lookup(self, table: str, want: str, by: str, ids: list[str]) -> list[str]:
         if not ids:
             return []
