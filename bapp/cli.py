@@ -106,13 +106,13 @@ def serve(args: argparse.Namespace, argv: list[str]) -> int:
 
     try:
         settings = settings_from_args(args)
+        logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
         if settings.workers > 1 and not workers.is_worker():
             return supervise(settings, argv)
         app = server.build_app(settings)
     except (ConfigError, ValueError, SchemaFileError) as exc:
         print(f"bapp: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if workers.worker_index() == 0:
         for line in server.warnings(settings):
             print(line, file=sys.stderr)

@@ -66,8 +66,9 @@ def _rate_limit(option: dict) -> RateLimitRule:
     for key in option:
         if key not in _RATE_LIMIT_KEYS:
             raise ValueError(f'Invalid rate limit option "{key}"')
-    if option.get("redisUrl") is not None:
-        raise ValueError("rateLimit.redisUrl is not supported: bapp counts in memory per instance")
+    redis_url = option.get("redisUrl")
+    if redis_url is not None and not isinstance(redis_url, str):
+        raise ValueError("rateLimit.redisUrl must be a string")
     path = option.get("requestPath")
     if path is None:
         raise ValueError("rateLimit.requestPath must be defined")
@@ -99,7 +100,7 @@ def _rate_limit(option: dict) -> RateLimitRule:
         error_response_message=message or DEFAULT_MESSAGE,
         include_master_key=bool(option.get("includeMasterKey", False)),
         include_internal_requests=bool(option.get("includeInternalRequests", False)),
-        request_methods=methods, zone=zone,
+        request_methods=methods, zone=zone, redis_url=redis_url or None,
     )
 
 

@@ -120,6 +120,7 @@ def build_app(settings: Settings, engine: Engine | None = None) -> web.Applicati
     livequery.attach_to(app, live)
     if bus is not None:
         cluster.attach(app, engine, bus, origin)
+    cluster.attach_rate_counters(app, engine)
     app.on_startup.append(cloud.on_startup)
     app.on_shutdown.append(cloud.on_shutdown)
     app.on_shutdown.append(_drain_mail)

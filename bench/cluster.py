@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -43,7 +44,8 @@ async def fresh_database(base: str, name: str) -> str:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return base.rsplit("/", 1)[0] + "/" + name
+    parts = urlsplit(base)  # pgserver's URI carries its socket directory in the query
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 async def wait_ready(url: str, seconds: float = 30.0) -> None:

@@ -27,10 +27,18 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
-def redis_server():
+def redis_module_server():
     server = start_redis()
     yield server
     server.cleanup()
+
+
+@pytest.fixture
+def redis_server(redis_module_server):
+    if redis_module_server.process is None:  # a test stopped it and failed before restarting
+        redis_module_server.start()
+    redis_module_server.flush()
+    return redis_module_server
 
 
 class Instances:
@@ -235,3 +243,85 @@ def _bus(client: Client):
     from bapp.cluster import BUS_KEY
 
     return client.server.app[BUS_KEY]
+
+
+# ------------------------------------------------------------------ rate limits
+
+async def test_rate_limit_holds_across_instances_and_survives_a_redis_outage(redis_server):
+    from bapp import config_options
+
+    rules = config_options.rate_limits([{"requestPath": "/classes/*", "requestTimeWindow": 60_000,
+                                         "requestCount": 3, "includeInternalRequests": True}])
+    group = Instances()
+    a, b = await group.start(2, redis_server.url, rate_limits=rules, allow_client_class_creation=True)
+    try:
+        statuses = [(await (a if i % 2 else b).get("/classes/Thing")).status for i in range(3)]
+        assert statuses == [200, 200, 200]
+        limited = await a.get("/classes/Thing")
+        assert (limited.status, limited.body) == (429, {"code": 100, "error": "Too many requests."})
+        assert (await b.get("/classes/Thing")).status == 429  # the count is shared
+        redis_server.stop()
+        # Redis gone: counted per instance meanwhile, never a 5xx.
+        outage = [(await a.get("/classes/Other")).status for _ in range(5)]
+        assert outage == [200, 200, 200, 429, 429]
+    finally:
+        if redis_server.process is None:
+            redis_server.start()
+        await group.close()
+
+
+async def test_webhook_registered_through_b_is_called_by_a(pair):
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"success": {"echo": body["params"]}})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    target = TestServer(app, host="127.0.0.1")
+    await target.start_server()
+    try:
+        a, b = pair
+        url = f"http://127.0.0.1:{target.port}/hook"
+        created = await b.post("/hooks/functions", {"functionName": "remote", "url": url}, master=True)
+        assert created.status == 200, created.body
+
+        async def called() -> bool:
+            reply = await a.post("/functions/remote", {"x": 1})
+            return reply.status == 200 and reply.body == {"result": {"echo": {"x": 1}}}
+
+        await eventually(called, timeout=1.0)
+        # Parse Server deletes a hook with a Delete op on PUT
+        assert (await b.put("/hooks/functions/remote", {"__op": "Delete"}, master=True)).status == 200
+
+        async def gone() -> bool:
+            return (await a.post("/functions/remote", {"x": 1})).status == 400
+
+        await eventually(gone, timeout=1.0)
+    finally:
+        await target.close()
+
+
+async def test_a_rules_own_redis_url_shares_its_count_without_a_bus(redis_server):
+    from bapp import config_options
+
+    rules = config_options.rate_limits([{"requestPath": "/functions/*", "requestTimeWindow": 60_000,
+                                         "requestCount": 1, "includeInternalRequests": True,
+                                         "redisUrl": redis_server.url}])
+    group = Instances()
+    a, b = await group.start(2, None, rate_limits=rules)
+    try:
+        assert (await a.post("/functions/none", {})).status == 400  # counted (an unknown function)
+        limited = await b.post("/functions/none", {})
+        assert (limited.status, limited.body) == (429, {"code": 100, "error": "Too many requests."})
+    finally:
+        await group.close()
+
+
+def test_rate_limit_redis_url_must_be_a_string():
+    from bapp import config_options
+
+    with pytest.raises(ValueError, match="rateLimit.redisUrl must be a string"):
+        config_options.rate_limits([{"requestPath": "*", "requestTimeWindow": 1, "requestCount": 1, "redisUrl": 5}])

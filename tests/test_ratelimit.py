@@ -263,3 +263,16 @@ async def test_a_query_string_does_not_slip_past_a_limit(make_api):
                                             "requestCount": 1, "includeInternalRequests": True}))
     assert (await api.get("/classes/A", {"where": {"n": 1}})).status == 200
     assert tuple(await api.get("/classes/A", {"limit": 1})) == LIMITED
+
+
+async def test_a_limit_on_the_graphql_path_applies_there(make_api):
+    api = await make_api(rate_limits=rules({"requestPath": "/graphql", "requestTimeWindow": 10_000,
+                                            "requestCount": 1, "includeInternalRequests": True}))
+    origin = api.url.rsplit("/parse", 1)[0]
+    query = {"query": "{ health }"}
+    async with api.session.post(origin + "/graphql", json=query, headers=api.headers()) as resp:
+        assert resp.status == 200, await resp.text()
+    async with api.session.post(origin + "/graphql", json=query, headers=api.headers()) as resp:
+        assert (resp.status, await resp.json()) == LIMITED
+    # REST routes under the mount are not covered by that rule
+    assert (await api.get("/classes/A")).status == 200

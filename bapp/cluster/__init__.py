@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bapp.cluster.bus import Bus, RedisBus, RelayBus
 from bapp.cluster.coherence import Coherence
+from bapp.cluster.ratelimit import RedisCounter
 from bapp.cluster.workers import RELAY_ENV  # set by the --workers supervisor
 from bapp.livequery.hub import ClusterHub
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from bapp.config import Settings
     from bapp.core.engine import Engine
 
-__all__ = ["Bus", "Coherence", "ClusterHub", "RELAY_ENV", "build_bus", "live_hub", "attach"]
+__all__ = ["Bus", "Coherence", "ClusterHub", "RELAY_ENV", "build_bus", "live_hub", "attach", "attach_rate_counters"]
 
 
 BUS_KEY = web.AppKey("cluster_bus", object)
@@ -66,3 +67,29 @@ def attach(app: web.Application, engine: Engine, bus: Bus, origin: str) -> Coher
     app.on_startup.insert(0, start)
     app.on_cleanup.append(stop)
     return coherence
+
+
+def attach_rate_counters(app: web.Application, engine: Engine) -> None:
+    """Rate limits count in Redis where one is configured (``--redis-url``
+    for every rule, or a rule's own ``redisUrl``), so they hold across
+    instances."""
+    limiter = engine.rate_limiter
+    settings = engine.settings
+    counters: dict[str, RedisCounter] = {}
+
+    def counter(url: str) -> RedisCounter:
+        if url not in counters:
+            counters[url] = RedisCounter(url, channel(settings, "ratelimit:"))
+        return counters[url]
+
+    if settings.redis_url and limiter.rules:
+        limiter.counter = counter(settings.redis_url)
+    for rule in limiter.rules:
+        if rule.redis_url:
+            rule.counter = counter(rule.redis_url)
+    if counters:
+        async def close(_: web.Application) -> None:
+            for one in counters.values():
+                await one.close()
+
+        app.on_cleanup.append(close)

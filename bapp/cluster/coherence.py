@@ -21,11 +21,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import orjson
 
 from bapp.cluster.bus import Bus
+from bapp.core import webhooks
 
 if TYPE_CHECKING:
     from bapp.core.engine import Engine
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bapp.cluster")
 
 FALLBACK_TTL = 1.0
-KINDS = frozenset({"session", "user", "roles", "schema"})
+KINDS = frozenset({"session", "user", "roles", "schema", "hooks"})
 
 
 class Coherence:
@@ -47,6 +49,7 @@ class Coherence:
         self._schema_reload: asyncio.Task | None = None
         self._fallback: asyncio.Task | None = None
         self._was_up = False
+        self._tasks: set[asyncio.Task] = set()
         bus.subscribe(channel, self.on_message)
         bus.on_state = self.on_state
         engine.announce = self.announce
@@ -79,6 +82,8 @@ class Coherence:
             auth.drop_roles()
         elif kind == "schema":
             self.reload_schemas()
+        elif kind == "hooks":
+            self._background(webhooks.load(self.engine), "reloading the webhooks")
 
     def reload_schemas(self) -> None:
         """One reload for a burst of schema announcements (a reload that is
@@ -87,6 +92,17 @@ class Coherence:
             self._schema_reload.add_done_callback(lambda _: self.reload_schemas())
             return
         self._schema_reload = asyncio.get_running_loop().create_task(self._reload())
+
+    def _background(self, work: Awaitable[None], what: str) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("%s after a change on another instance failed", what)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _reload(self) -> None:
         try:
@@ -118,6 +134,7 @@ class Coherence:
         self.engine.auth.drop_session(None)
         self.engine.auth.drop_roles()
         self.reload_schemas()
+        self._background(webhooks.load(self.engine), "reloading the webhooks")
 
     async def _poll_schemas(self) -> None:
         while True:

@@ -43,7 +43,7 @@ class Engine:
         self.storage = storage
         # Tells other instances on the same database which cached entries a
         # change made stale: (kind, key), kind one of "session", "user",
-        # "roles", "schema". Replaced by ``bapp.cluster`` when a bus exists.
+        # "roles", "schema", "hooks". Replaced by ``bapp.cluster`` when a bus exists.
         self.announce: Callable[[str, str | None], None] = _announce_nowhere
         self.schemas = SchemaCache(storage)
         self.schemas.on_change = lambda class_name: self.announce("schema", class_name)

@@ -95,7 +95,9 @@ class RateLimitRule:
     include_internal_requests: bool = False
     request_methods: list[str] | str | None = None
     zone: str = "ip"
+    redis_url: str | None = None  # this rule counts there (bapp.cluster.ratelimit)
     pattern: re.Pattern = field(init=False, repr=False)
+    counter: RateCounter | None = field(default=None, init=False, repr=False)  # None: the limiter's
 
     def __post_init__(self) -> None:
         self.pattern = path_pattern(self.request_path)
@@ -147,5 +149,6 @@ class RateLimiter:
             if not rule.applies(method, path, master=master, internal=internal):
                 continue
             key = rule.key(index, app_id, ip, session_token, user_id)
-            if await self.counter.hit(key, rule.request_time_window) > rule.request_count:
+            counter = rule.counter or self.counter
+            if await counter.hit(key, rule.request_time_window) > rule.request_count:
                 raise RateLimited(rule.error_response_message)

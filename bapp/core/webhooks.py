@@ -126,6 +126,7 @@ async def create(engine: Engine, hook: Hook) -> dict:
     doc = {"objectId": types.new_object_id(engine.settings.object_id_size), **hook.to_json()}
     await engine.storage.create(HOOKS_CLASS, FIELDS, doc)
     register(engine, hook)
+    engine.announce("hooks", None)
     return hook.to_json()
 
 
@@ -136,21 +137,27 @@ async def update(engine: Engine, hook: Hook) -> dict:
         raise _error(f"class {hook.class_name} does not exist")
     await engine.storage.update(HOOKS_CLASS, FIELDS, _where(hook), {"url": hook.url})
     register(engine, hook)
+    engine.announce("hooks", None)
     return hook.to_json()
 
 
 async def delete_function(engine: Engine, name: str) -> None:
     engine.triggers.web_functions.pop(name, None)
     await engine.storage.delete_many(HOOKS_CLASS, FIELDS, {"functionName": name})
+    engine.announce("hooks", None)
 
 
 async def delete_trigger(engine: Engine, class_name: str, trigger_name: str) -> None:
     engine.triggers.web_triggers.pop((trigger_name, class_name), None)
     await engine.storage.delete_many(HOOKS_CLASS, FIELDS, {"className": class_name, "triggerName": trigger_name})
+    engine.announce("hooks", None)
 
 
 async def load(engine: Engine) -> None:
-    """Registers the stored webhooks (a start-up task)."""
+    """Registers the stored webhooks (at start-up, and again when another
+    instance announces a change)."""
+    engine.triggers.web_functions.clear()
+    engine.triggers.web_triggers.clear()
     for row in await functions(engine):
         register(engine, Hook(row.get("url", ""), function_name=row["functionName"]))
     for row in await triggers(engine):

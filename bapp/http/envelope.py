@@ -183,7 +183,11 @@ async def authenticate(engine: Any, creds: Credentials, request: web.Request, pa
     limiter = engine.rate_limiter
     # The path without the query string: Parse Server matches req.url, so a
     # query string lets a request slip past a limit (a deliberate safer deviation).
-    route = request.path[len(settings.mount_path.rstrip("/")):] or "/"
+    # Routes outside the mount (GraphQL at /graphql) are matched whole.
+    mount = settings.mount_path.rstrip("/")
+    route = request.path
+    if mount and (route == mount or route.startswith(mount + "/")):
+        route = route[len(mount):] or "/"
     method = method or request.method
     try:
         auth = await _resolve(engine, creds, request, path, ip)
