@@ -159,3 +159,11 @@ def test_insert_values():
     assert names == ['"objectId"', '"name"', '"_rperm"', '"_wperm"', '"tags"']
     assert values == ["$1::text", "$2::text", "$3::text[]", "$4::text[]", "$5::jsonb"]
     assert c.params[-1] == ["a", {"__type": "Date", "iso": "2024-01-01T00:00:00.000Z"}]
+
+
+def test_geo_equality_and_long_or_chains():
+    sql, params = compile_where({"area": {"__type": "Polygon", "coordinates": [[0, 0], [0, 1], [1, 1]]}})
+    assert sql == '"area" ~= $1::polygon'
+    assert len(params[0].points) == 4  # bound as the closed ring stored polygons are
+    sql, params = compile_where({"$or": [{"n": i} for i in range(200)]})
+    assert len(params) == 200 and sql.count("(") == 5  # 64-term groups: shallow for SQLite's parser

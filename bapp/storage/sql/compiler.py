@@ -64,6 +64,9 @@ def interior(value: Any) -> Any:
     return value
 
 
+_GROUP = 64  # terms per parenthesized group of a long AND/OR chain
+
+
 def scalar(col: Column, value: Any) -> Any:
     """``value`` as the driver-neutral value of scalar column ``col``, or
     ``_NO`` when no row can hold it there."""
@@ -152,6 +155,10 @@ class Compiler:
         parts = [p for p in parts if p != neutral]
         if not parts:
             return neutral
+        # A long flat chain parses as a tree as deep as it is long (SQLite
+        # refuses past 1000): group it so a 10,000-term $or stays shallow.
+        while len(parts) > _GROUP:
+            parts = ["(" + sep.join(parts[i:i + _GROUP]) + ")" for i in range(0, len(parts), _GROUP)]
         return parts[0] if len(parts) == 1 else "(" + sep.join(parts) + ")"
 
     def _field(self, key: str, value: Any) -> str:
@@ -194,6 +201,8 @@ class Compiler:
         if op == "$eq":
             if arg is None:
                 return f"{expr} IS NULL"
+            if col.kind in ("GeoPoint", "Polygon") and isinstance(arg, dict) and arg.get("__type") == col.kind:
+                return self.d.geo_equals(expr, self._param(col, arg))
             value = scalar(col, arg)
             return FALSE if value is _NO else f"{expr} = {self._param(col, value)}"
         if op == "$ne":

@@ -71,6 +71,11 @@ class Dialect:
         needs (e.g. ``$1::double precision``)."""
         raise NotImplementedError
 
+    def geo_equals(self, expr: str, placeholder: str) -> str:
+        """A GeoPoint/Polygon column equal to a bound value (both ``to_db``
+        encoded, polygons as closed rings)."""
+        return f"{expr} = {placeholder}"
+
     def json_param(self, bind: Bind, value: Any) -> str:
         """A JSON value as a bound parameter usable as a JSON expression."""
         raise NotImplementedError

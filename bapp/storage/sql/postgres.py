@@ -232,6 +232,9 @@ class PostgresDialect(Dialect):
         box = bind(Box(Point(north_east[1], north_east[0]), Point(south_west[1], south_west[0])))
         return f"{expr} <@ {box}::box"
 
+    def geo_equals(self, expr: str, placeholder: str) -> str:
+        return f"{expr} ~= {placeholder}"  # point and polygon have "same as", no "="
+
     def point_in_polygon(self, expr: str, bind: Bind, points: list[tuple]) -> str:
         ring = [(lng, lat) for lat, lng in points]
         return f"{expr} <@ {bind(Polygon(*ring))}::polygon"
