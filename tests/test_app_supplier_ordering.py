@@ -8,6 +8,7 @@ codes, and the live view of new purchase orders."""
 from __future__ import annotations
 
 import asyncio
+import copy
 from dataclasses import dataclass
 
 import pytest
@@ -236,8 +237,9 @@ async def test_a_manual_purchase_order_is_priced_by_the_server(api):
 ])
 async def test_purchase_order_validation(api, change, code, message):
     w = await make_world(api)
+    # A copy: the parameters are shared by this test's run on every store.
     body = {"supplier": pointer("Supplier", w.supplier),
-            "products": [{"product": pointer("Product", w.product), "quantity": 1}], **change}
+            "products": [{"product": pointer("Product", w.product), "quantity": 1}], **copy.deepcopy(change)}
     for line in body["products"] if isinstance(body["products"], list) else []:
         if isinstance(line, dict) and line.get("product") == "NUT":
             line["product"] = pointer("Product", w.product)
