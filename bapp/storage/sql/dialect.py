@@ -86,8 +86,9 @@ class Dialect:
         raise NotImplementedError
 
     def not_in_list(self, expr: str, kind: str, bind: Bind, values: list) -> str:
-        """``expr`` is NULL or equals none of ``values``."""
-        raise NotImplementedError
+        """``expr`` is NULL or equals none of ``values`` (the same for every
+        dialect: the negation of ``in_list``, missing values included)."""
+        return f"({expr} IS NULL OR NOT ({self.in_list(expr, kind, bind, values)}))"
 
     def regex(self, expr: str, bind: Bind, pattern: str, options: str) -> str:
         """``expr`` (text) matches a PCRE-style pattern with Parse options."""

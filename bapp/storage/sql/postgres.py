@@ -143,9 +143,6 @@ class PostgresDialect(Dialect):
     def in_list(self, expr: str, kind: str, bind: Bind, values: list) -> str:
         return f"{expr} = ANY({bind(values)}::{_CASTS.get(kind, 'text')}[])"
 
-    def not_in_list(self, expr: str, kind: str, bind: Bind, values: list) -> str:
-        return f"({expr} IS NULL OR NOT ({self.in_list(expr, kind, bind, values)}))"
-
     def regex(self, expr: str, bind: Bind, pattern: str, options: str) -> str:
         return f"{expr} ~ {bind(pcre_to_postgres(pattern, options))}::text"
 

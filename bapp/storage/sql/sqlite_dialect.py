@@ -178,9 +178,6 @@ class SqliteDialect(Dialect):
     def in_list(self, expr: str, kind: str, bind: Bind, values: list) -> str:
         return f"{expr} IN (SELECT value FROM json_each({bind(dumps(values))}))"
 
-    def not_in_list(self, expr: str, kind: str, bind: Bind, values: list) -> str:
-        return f"({expr} IS NULL OR {expr} NOT IN (SELECT value FROM json_each({bind(dumps(values))})))"
-
     def regex(self, expr: str, bind: Bind, pattern: str, options: str) -> str:
         return f"parse_regex({bind(pattern)}, {bind(options)}, {expr})"
 
