@@ -156,11 +156,14 @@ async def delete_trigger(engine: Engine, class_name: str, trigger_name: str) -> 
 async def load(engine: Engine) -> None:
     """Registers the stored webhooks (at start-up, and again when another
     instance announces a change)."""
+    # Read first, then swap without awaiting: requests never see a half
+    # loaded set, and a failed read keeps the hooks already registered.
+    function_rows, trigger_rows = await functions(engine), await triggers(engine)
     engine.triggers.web_functions.clear()
     engine.triggers.web_triggers.clear()
-    for row in await functions(engine):
+    for row in function_rows:
         register(engine, Hook(row.get("url", ""), function_name=row["functionName"]))
-    for row in await triggers(engine):
+    for row in trigger_rows:
         if row.get("triggerName") in TRIGGER_NAMES:
             register(engine, Hook(row.get("url", ""), class_name=row["className"], trigger_name=row["triggerName"]))
 
